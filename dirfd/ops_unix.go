@@ -1,0 +1,354 @@
+//go:build unix
+
+package dirfd
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/fileinfo"
+	"github.com/racefree/racefree/opath"
+	"github.com/racefree/racefree/unlinkat"
+)
+
+// object is the final object of a name, pinned for one operation: either a
+// descriptor of the object itself (name == "", O_PATH on Linux) or the
+// directory holding it and its name, always used with AT_SYMLINK_NOFOLLOW.
+type object struct {
+	dir  int
+	name string
+}
+
+// errFollow tells objectByName that the entry is a symlink to follow.
+var errFollow = errors.New("follow symlink")
+
+// objectByName pins an object by its parent directory and name. When the
+// entry is a symlink to follow, its target is spliced into the name and the
+// whole name is resolved again from the root, so the symlink is interpreted
+// by racefree's resolver and never by the kernel. A symlink swapped in after
+// the check is harmless: f acts with AT_SYMLINK_NOFOLLOW, on the link itself.
+func (d *Dir) objectByName(name string, follow bool, f func(o object) error) error {
+	if strings.HasSuffix(name, "/") {
+		name += "." // "x/" names the directory x, following a symlink
+	}
+	for links := 0; ; links++ {
+		var target string
+		err := d.inParent(name, func(parent int, last string) error {
+			if follow {
+				var st unix.Stat_t
+				if err := eintr.Retry(func() error { return unix.Fstatat(parent, last, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+					return err
+				}
+				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					var err error
+					if target, err = readlinkat(parent, last); err != nil {
+						return err
+					}
+					return errFollow
+				}
+			}
+			return f(object{dir: parent, name: last})
+		})
+		if err != errFollow {
+			return err
+		}
+		if links >= maxSymlinks || d.cfg.noSymlinks {
+			return unix.ELOOP
+		}
+		switch dir, _ := splitLast(name); {
+		case strings.HasPrefix(target, "/"):
+			name = target // the resolver refuses it in Beneath mode
+		case dir == "":
+			name = target
+		default:
+			name = dir + "/" + target
+		}
+		if target == "" {
+			return unix.ENOENT
+		}
+	}
+}
+
+// inParent resolves the directory holding name's last component and calls f
+// with it and that component (see splitLast).
+func (d *Dir) inParent(name string, f func(parent int, last string) error) error {
+	dir, last := splitLast(name)
+	if dir == "" {
+		return f(d.ref.fd, last)
+	}
+	fd, err := d.open(dir, d.dirOpenFlags(), 0)
+	if err != nil {
+		return err
+	}
+	defer closeFd(fd)
+	return f(fd, last)
+}
+
+// Stat describes the object name refers to, following a final symlink.
+func (d *Dir) Stat(name string) (fs.FileInfo, error) { return d.stat("statat", name, true) }
+
+// Lstat describes the object name refers to; a final symlink is described
+// itself.
+func (d *Dir) Lstat(name string) (fs.FileInfo, error) { return d.stat("lstatat", name, false) }
+
+func (d *Dir) stat(op, name string, follow bool) (fs.FileInfo, error) {
+	var st unix.Stat_t
+	err := d.do(name, func() error {
+		return d.withObject(name, follow, func(o object) error {
+			dir, n, flags := o.at()
+			return eintr.Retry(func() error { return unix.Fstatat(dir, n, &st, flags) })
+		})
+	})
+	if err != nil {
+		return nil, pathErr(op, name, err)
+	}
+	base := name
+	if i := strings.LastIndexByte(strings.TrimRight(name, "/"), '/'); i >= 0 {
+		base = name[i+1:]
+	}
+	return fileinfo.New(strings.TrimRight(base, "/"), &st), nil
+}
+
+// Chmod changes the mode of the object name refers to, following a final
+// symlink inside the tree.
+func (d *Dir) Chmod(name string, mode fs.FileMode) error {
+	return pathErr("chmodat", name, d.do(name, func() error {
+		return d.withObject(name, true, func(o object) error {
+			return eintr.Retry(func() error { return o.chmod(fileinfo.Perm(mode)) })
+		})
+	}))
+}
+
+// Chown changes the owner of the object name refers to, following a final
+// symlink inside the tree.
+func (d *Dir) Chown(name string, uid, gid int) error {
+	return pathErr("chownat", name, d.chown(name, true, uid, gid))
+}
+
+// Lchown changes the owner of the object name refers to; a final symlink is
+// changed itself.
+func (d *Dir) Lchown(name string, uid, gid int) error {
+	return pathErr("lchownat", name, d.chown(name, false, uid, gid))
+}
+
+func (d *Dir) chown(name string, follow bool, uid, gid int) error {
+	return d.do(name, func() error {
+		return d.withObject(name, follow, func(o object) error {
+			dir, n, flags := o.at()
+			return eintr.Retry(func() error { return unix.Fchownat(dir, n, uid, gid, flags) })
+		})
+	})
+}
+
+// Chtimes changes the access and modification times of the object name
+// refers to, following a final symlink inside the tree. A zero time leaves
+// that time unchanged, as os.Chtimes.
+func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
+	ts := []unix.Timespec{timespec(atime), timespec(mtime)}
+	return pathErr("chtimesat", name, d.do(name, func() error {
+		return d.withObject(name, true, func(o object) error {
+			dir, n, flags := o.at()
+			return eintr.Retry(func() error { return unix.UtimesNanoAt(dir, n, ts, flags) })
+		})
+	}))
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{Nsec: utimeOmit}
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+// Readlink returns the target of the symlink name.
+func (d *Dir) Readlink(name string) (string, error) {
+	var target string
+	err := d.do(name, func() error {
+		return d.withObject(name, false, func(o object) error {
+			dir, n, _ := o.at()
+			var err error
+			target, err = readlinkat(dir, n)
+			if err == unix.ENOENT && n == "" {
+				err = unix.EINVAL // readlinkat(fd, "") of a non-symlink
+			}
+			return err
+		})
+	})
+	return target, pathErr("readlinkat", name, err)
+}
+
+// OpenHandle returns a handle pinning the object name refers to, without
+// following a final symlink (a symlink's handle refers to the link).
+func (d *Dir) OpenHandle(name string) (*opath.Handle, error) {
+	var fd int
+	err := d.do(name, func() (err error) {
+		fd, err = d.open(name, d.openHandleFlags(), 0)
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("openat", name, err)
+	}
+	return opath.New(os.NewFile(uintptr(fd), d.join(name))), nil
+}
+
+// Mkdir creates the directory name with perm (less the umask).
+func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
+	return pathErr("mkdirat", name, d.do(name, func() error {
+		return d.inParent(name, func(parent int, last string) error {
+			return eintr.Retry(func() error { return unix.Mkdirat(parent, last, fileinfo.Perm(perm)) })
+		})
+	}))
+}
+
+// MkdirAll creates name and any missing parents with perm (less the
+// umask), as os.MkdirAll. An existing directory is not an error; an
+// existing non-directory is (ENOTDIR).
+func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
+	return pathErr("mkdirat", name, d.do(name, func() error {
+		if fd, err := d.open(name, d.dirOpenFlags(), 0); err == nil {
+			closeFd(fd)
+			return nil
+		} else if !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		// Create each prefix in turn. Every prefix is resolved afresh by
+		// the resolver, so symlinks and ".." in the name get the same
+		// containment as in any other call.
+		trimmed := strings.TrimRight(name, "/")
+		for i := 0; i <= len(trimmed); i++ {
+			if i < len(trimmed) && trimmed[i] != '/' || i > 0 && trimmed[i-1] == '/' {
+				continue
+			}
+			prefix := trimmed[:i]
+			if prefix == "" || prefix == "/" {
+				continue
+			}
+			err := d.inParent(prefix, func(parent int, last string) error {
+				return eintr.Retry(func() error { return unix.Mkdirat(parent, last, fileinfo.Perm(perm)) })
+			})
+			if err != nil && err != unix.EEXIST {
+				return err
+			}
+		}
+		fd, err := d.open(name, d.dirOpenFlags(), 0)
+		if err == nil {
+			closeFd(fd)
+		}
+		return err
+	}))
+}
+
+// Remove removes the file or empty directory name, as os.Remove. A final
+// symlink is removed itself.
+func (d *Dir) Remove(name string) error {
+	return pathErr("removeat", name, d.do(name, func() error {
+		return d.inParent(name, unlinkat.Remove)
+	}))
+}
+
+// RemoveAll removes name and everything below it, as os.RemoveAll: a
+// missing name is not an error, and removing "." is refused (EINVAL). It
+// never follows a symlink, never leaves the tree, and does not descend into
+// other filesystems (EXDEV).
+func (d *Dir) RemoveAll(name string) error {
+	trimmed := strings.TrimRight(name, "/")
+	if trimmed == "" && name != "" {
+		trimmed = "/"
+	}
+	if trimmed == "." || strings.HasSuffix(trimmed, "/.") || trimmed == ".." || strings.HasSuffix(trimmed, "/..") {
+		return &fs.PathError{Op: "RemoveAll", Path: name, Err: unix.EINVAL}
+	}
+	err := d.do(trimmed, func() error {
+		return d.inParent(trimmed, unlinkat.RemoveAll)
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return pathErr("RemoveAll", name, err)
+}
+
+// Symlink creates newname as a symlink to target. The target is stored as
+// given; whether following it stays inside the tree is decided when it is
+// followed.
+func (d *Dir) Symlink(target, newname string) error {
+	err := d.do(newname, func() error {
+		if strings.IndexByte(target, 0) >= 0 {
+			return errNulByte
+		}
+		return d.inParent(newname, func(parent int, last string) error {
+			return eintr.Retry(func() error { return unix.Symlinkat(target, parent, last) })
+		})
+	})
+	if err != nil {
+		return &os.LinkError{Op: "symlinkat", Old: target, New: newname, Err: err}
+	}
+	return nil
+}
+
+// Link creates newname as a hard link to oldname. A final symlink in
+// oldname is linked itself, not followed.
+func (d *Dir) Link(oldname, newname string) error {
+	if strings.HasSuffix(oldname, "/") {
+		// linkat would follow a final symlink in "old/" by itself, outside
+		// our containment. Resolve it ourselves and answer as linkat would:
+		// a directory cannot be hard-linked (EPERM), and a non-directory
+		// fails the lookup (ENOTDIR).
+		err := d.do(oldname, func() error {
+			return d.withObject(oldname, true, func(object) error { return unix.EPERM })
+		})
+		return &os.LinkError{Op: "linkat", Old: oldname, New: newname, Err: err}
+	}
+	err := d.twoNames(oldname, newname, func(op int, olast string, np int, nlast string) error {
+		return eintr.Retry(func() error { return unix.Linkat(op, olast, np, nlast, 0) })
+	})
+	if err != nil {
+		return &os.LinkError{Op: "linkat", Old: oldname, New: newname, Err: err}
+	}
+	return nil
+}
+
+// Rename renames oldname to newname, as os.Rename: an existing newname is
+// replaced unless it is a directory (EEXIST).
+func (d *Dir) Rename(oldname, newname string) error {
+	err := d.twoNames(oldname, newname, func(op int, olast string, np int, nlast string) error {
+		var nst, ost unix.Stat_t
+		if unix.Fstatat(np, nlast, &nst, unix.AT_SYMLINK_NOFOLLOW) == nil && nst.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := unix.Fstatat(op, olast, &ost, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return err
+			}
+			if ost.Dev != nst.Dev || ost.Ino != nst.Ino {
+				return unix.EEXIST
+			}
+		}
+		return eintr.Retry(func() error { return unix.Renameat(op, olast, np, nlast) })
+	})
+	if err != nil {
+		return &os.LinkError{Op: "renameat", Old: oldname, New: newname, Err: err}
+	}
+	return nil
+}
+
+// twoNames resolves the parents of two names and calls f with both.
+func (d *Dir) twoNames(oldname, newname string, f func(op int, olast string, np int, nlast string) error) error {
+	if err := checkName(newname); err != nil {
+		return err
+	}
+	return d.do(oldname, func() error {
+		return d.inParent(oldname, func(op int, olast string) error {
+			return d.inParent(newname, func(np int, nlast string) error {
+				return f(op, olast, np, nlast)
+			})
+		})
+	})
+}
+
+// Capabilities reports what the kernel offers and what has been learned
+// about the filesystem this directory is on.
+func (d *Dir) Capabilities() capability.Report { return capability.ForDevice(d.dev) }

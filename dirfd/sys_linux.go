@@ -1,0 +1,113 @@
+package dirfd
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/eintr"
+)
+
+// sysState is what a Dir decided at Open about how to resolve names.
+type sysState struct {
+	openat2  bool   // resolve with one openat2 call
+	resolve  uint64 // RESOLVE_* flags for openat2
+	opath    bool   // O_PATH descriptors: objects are acted on through them
+	dirFlags int    // how the walk opens intermediate directories
+}
+
+func newSysState(cfg config) sysState {
+	s := sysState{opath: capability.Has(capability.OPath)}
+	// openat2 hands back O_PATH descriptors for directories; without O_PATH
+	// the portable profile is in force and the walk is used throughout.
+	s.openat2 = s.opath && capability.Has(capability.Openat2)
+	s.resolve = unix.RESOLVE_NO_MAGICLINKS
+	if cfg.mode == modeInRoot {
+		s.resolve |= unix.RESOLVE_IN_ROOT
+	} else {
+		s.resolve |= unix.RESOLVE_BENEATH
+	}
+	if cfg.noSymlinks {
+		s.resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
+	if cfg.noXDev {
+		s.resolve |= unix.RESOLVE_NO_XDEV
+	}
+	s.dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if s.opath {
+		// O_PATH traverses a directory with search permission alone.
+		s.dirFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	}
+	return s
+}
+
+// oPath is O_PATH where the system has it.
+const oPath = unix.O_PATH
+
+// baseDirFlags is how a directory is opened when it is only a base for
+// further *at calls.
+func baseDirFlags(opath bool) int {
+	if opath {
+		return unix.O_PATH | unix.O_DIRECTORY
+	}
+	return unix.O_RDONLY | unix.O_DIRECTORY
+}
+
+// maxEAGAIN bounds the retries of an openat2 lookup that raced with a
+// rename somewhere on the system: the kernel refuses such a lookup with
+// EAGAIN rather than risk an escape through "..", and an attacker renaming
+// in a loop could otherwise keep us spinning.
+const maxEAGAIN = 64
+
+// open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
+// always added). The caller holds a reference on d.ref.
+func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+	if !d.sys.openat2 {
+		return d.walkOpen(name, flags, perm)
+	}
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: d.sys.resolve}
+	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+		how.Mode = uint64(perm)
+	}
+	for tries := 1; ; tries++ {
+		fd, err := unix.Openat2(d.ref.fd, name, &how)
+		switch err {
+		case nil:
+			return fd, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if tries < maxEAGAIN {
+				continue
+			}
+			return -1, fmt.Errorf("lookup raced with renames %d times in a row: %w", tries, err)
+		case unix.EXDEV:
+			// RESOLVE_BENEATH/IN_ROOT/NO_XDEV all say "would leave" with
+			// EXDEV; without NoXDev it can only be an escape.
+			if d.cfg.noXDev {
+				return -1, fmt.Errorf("%w (or crosses a mount point)", ErrEscape)
+			}
+			return -1, ErrEscape
+		}
+		return -1, err
+	}
+}
+
+// linkTargetOfFd reads the target of the symlink an O_PATH descriptor
+// refers to; EINVAL means it is not a symlink.
+func linkTargetOfFd(fd int) (string, error) {
+	buf := make([]byte, maxNameLen)
+	n, err := eintr.Retry1(func() (int, error) { return unix.Readlinkat(fd, "", buf) })
+	switch {
+	case err == unix.ENOENT:
+		return "", unix.EINVAL
+	case err != nil:
+		return "", err
+	case n == len(buf):
+		return "", unix.ENAMETOOLONG
+	}
+	return string(buf[:n]), nil
+}
+
+func isNofollowErr(err error) bool { return err == unix.ELOOP || err == unix.ENOTDIR }

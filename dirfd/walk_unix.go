@@ -1,0 +1,212 @@
+//go:build unix
+
+package dirfd
+
+import (
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/eintr"
+)
+
+// Bounds on the work one name can cause in the walk, as os.Root has them: a
+// name may have many components or restart from the root many times (each
+// ".." restarts), but not both.
+const (
+	maxWalkSteps    = 255
+	maxWalkRestarts = 8
+)
+
+// walkOpen resolves name one component at a time from the root descriptor
+// and opens the final object with flags. It is the resolver wherever openat2
+// is missing.
+//
+// Why it is safe: every component is opened relative to a descriptor we
+// hold, with O_NOFOLLOW, so the kernel never follows a symlink for us and
+// never resolves "..". A symlink is read with readlinkat and its target
+// spliced into the remaining components; an absolute target restarts from
+// the root (InRoot) or is refused (Beneath). ".." removes the last resolved
+// component and restarts from the root descriptor: opening ".." from a
+// directory an attacker has just moved out of the tree would climb to the
+// new, outside parent.
+func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
+	parts, abs, slash := components(name)
+	if abs && d.cfg.mode == modeBeneath {
+		return -1, ErrEscape
+	}
+	if slash {
+		if flags&unix.O_CREAT != 0 {
+			return -1, unix.EISDIR // as open(2) says for "name/" with O_CREAT
+		}
+		parts = append(parts, ".")
+	}
+	if len(parts) == 0 {
+		parts = []string{"."}
+	}
+	follow := flags&unix.O_NOFOLLOW == 0
+
+	root := d.ref.fd
+	dirfd := root
+	setDir := func(fd int) {
+		if dirfd != root {
+			closeFd(dirfd)
+		}
+		dirfd = fd
+	}
+	defer setDir(root)
+
+	var symlinks, steps, restarts int
+	// splice replaces parts[i] by the components of a symlink's target.
+	splice := func(i int, target string) (int, error) {
+		symlinks++
+		if d.cfg.noSymlinks || symlinks > maxSymlinks {
+			return 0, unix.ELOOP
+		}
+		if target == "" {
+			return 0, unix.ENOENT
+		}
+		tparts, tabs, tslash := components(target)
+		if tslash {
+			tparts = append(tparts, ".")
+		}
+		rest := parts[i+1:]
+		if tabs {
+			if d.cfg.mode == modeBeneath {
+				return 0, ErrEscape
+			}
+			parts = append(tparts, rest...)
+			setDir(root)
+			i = 0
+		} else {
+			parts = append(append(slices.Clip(parts[:i]), tparts...), rest...)
+		}
+		if i >= len(parts) {
+			parts = append(parts, ".")
+		}
+		return i, nil
+	}
+
+	for i := 0; ; {
+		steps++
+		if steps > maxWalkSteps && restarts > maxWalkRestarts {
+			return -1, unix.ENAMETOOLONG
+		}
+		part := parts[i]
+		if part == ".." {
+			if i == 0 {
+				if d.cfg.mode == modeBeneath {
+					return -1, ErrEscape
+				}
+				// InRoot: ".." at the top stays at the top.
+				parts = parts[1:]
+			} else {
+				parts = slices.Delete(parts, i-1, i+1)
+				restarts++
+				setDir(root)
+				i = 0
+			}
+			if len(parts) == 0 {
+				parts = []string{"."}
+			}
+			continue
+		}
+
+		var fd int
+		var err error
+		if i < len(parts)-1 {
+			fd, err = openat(dirfd, part, d.sys.dirFlags, 0)
+		} else {
+			fd, err = openat(dirfd, part, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+			if err == nil && follow && d.sys.opath && flags&oPath != 0 {
+				// O_PATH|O_NOFOLLOW opens a symlink itself rather than
+				// failing: look at what we got.
+				var target string
+				target, err = linkTargetOfFd(fd)
+				if err == nil {
+					closeFd(fd)
+					if i, err = splice(i, target); err != nil {
+						return -1, err
+					}
+					continue
+				}
+				if err != unix.EINVAL {
+					closeFd(fd)
+					return -1, err
+				}
+				err = nil
+			}
+		}
+		if err == nil {
+			if d.cfg.noXDev && part != "." {
+				if err := d.sameDevice(fd); err != nil {
+					closeFd(fd)
+					return -1, err
+				}
+			}
+			if i == len(parts)-1 {
+				return fd, nil
+			}
+			setDir(fd)
+			i++
+			continue
+		}
+		if i == len(parts)-1 && !follow {
+			return -1, err
+		}
+		target, ok := symlinkAt(dirfd, part, err)
+		if !ok {
+			return -1, err
+		}
+		if i, err = splice(i, target); err != nil {
+			return -1, err
+		}
+	}
+}
+
+// symlinkAt decides whether an O_NOFOLLOW open that failed with openErr
+// failed because the entry is a symlink, and if so returns its target.
+// Systems disagree on the errno (ELOOP on Linux and macOS, EMLINK on
+// FreeBSD, EFTYPE on NetBSD, ENOTDIR with O_DIRECTORY), so the entry itself
+// is asked.
+func symlinkAt(dirfd int, name string, openErr error) (string, bool) {
+	if !isNofollowErr(openErr) {
+		return "", false
+	}
+	target, err := readlinkat(dirfd, name)
+	return target, err == nil
+}
+
+func (d *Dir) sameDevice(fd int) error {
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+		return err
+	}
+	if uint64(st.Dev) != d.dev {
+		return errCrossesMount
+	}
+	return nil
+}
+
+func openat(dirfd int, name string, flags int, perm uint32) (int, error) {
+	return eintr.Retry1(func() (int, error) { return unix.Openat(dirfd, name, flags, perm) })
+}
+
+// readlinkat reads a symlink's target whole, however long.
+func readlinkat(dirfd int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := eintr.Retry1(func() (int, error) { return unix.Readlinkat(dirfd, name, buf) })
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// closeFd closes a descriptor. close(2) is never retried: on Linux the
+// descriptor is gone even when it reports EINTR, and a retry could close a
+// number another goroutine has just been given.
+func closeFd(fd int) error { return unix.Close(fd) }
