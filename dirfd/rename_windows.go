@@ -1,0 +1,9 @@
+package dirfd
+
+// RenameNoReplace is not supported on Windows.
+func (d *Dir) RenameNoReplace(oldname, newname string) error {
+	return unsupported("renameat2", newname)
+}
+
+// Exchange is not supported on Windows.
+func (d *Dir) Exchange(name1, name2 string) error { return unsupported("renameat2", name2) }
