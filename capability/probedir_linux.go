@@ -1,0 +1,250 @@
+package capability
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/eintr"
+)
+
+// DetailConfirmed is the Detail ProbeDir gives a per-filesystem feature it
+// tried successfully on the directory's filesystem.
+const DetailConfirmed = "confirmed on this filesystem"
+
+// probeDirPrefix starts the name of ProbeDir's scratch directory, so that a
+// leftover (after a kill at the wrong instant) is recognisable.
+const probeDirPrefix = ".racefree-probe-"
+
+// The names ProbeDir creates inside its scratch directory, all removed
+// before it returns.
+var probeNames = []string{"a", "b", "c", "d"}
+
+// ProbeDir actively probes the per-filesystem features (o_tmpfile,
+// rename_noreplace, rename_exchange, rename_whiteout) on the filesystem of
+// the directory dirfd refers to, and returns ForDevice for that filesystem.
+//
+// It works in a private scratch directory it creates in dirfd (mode 0700,
+// named ".racefree-probe-" and random hex), opens without following
+// symlinks and checks with fstat (a directory, owned by us, on the same
+// device) before using it, through its descriptor only. Because the probe
+// owns every object involved, an "unsupported" errno (EINVAL included) is
+// unambiguous there: the feature is recorded missing for that filesystem
+// with MarkMissing, and every later HasOn and ForDevice for the device
+// says so. A feature that worked has Detail DetailConfirmed. A feature that
+// failed for another reason (EPERM, ENOSPC, ...) is left as the kernel
+// report has it, with the failure noted in its Detail.
+//
+// Features the process report already lacks (the kernel has not got them,
+// or RACEFREE_DISABLE names them) are not tried. Everything ProbeDir
+// creates is removed before it returns, on every path. It needs write and
+// search permission on the directory; without them it returns the report
+// as known so far and an error.
+func ProbeDir(dirfd int) (Report, error) {
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(dirfd, &st) }); err != nil {
+		return Probe(), &fs.PathError{Op: "fstat", Path: fmt.Sprintf("fd %d", dirfd), Err: err}
+	}
+	dev := uint64(st.Dev)
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return ForDevice(dev), &fs.PathError{Op: "probe", Path: fmt.Sprintf("fd %d", dirfd), Err: unix.ENOTDIR}
+	}
+	notes, err := probeScratch(dirfd, dev)
+	r := ForDevice(dev)
+	for i, s := range r.statuses {
+		if note, ok := notes[s.Feature]; ok && s.Available {
+			r.statuses[i].Detail = note
+		}
+	}
+	return r, err
+}
+
+// probeScratch creates the scratch directory, runs the feature trials in it
+// and removes it. It returns, per feature tried and not found missing,
+// the Detail to report.
+func probeScratch(dirfd int, dev uint64) (map[Feature]string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	name := probeDirPrefix + hex.EncodeToString(rnd[:])
+	if err := eintr.Retry(func() error { return unix.Mkdirat(dirfd, name, 0o700) }); err != nil {
+		return nil, &fs.PathError{Op: "mkdirat", Path: name, Err: err}
+	}
+	// Open it without following a symlink: between mkdirat and here another
+	// user with write access to dirfd may have renamed it away and put
+	// something else under the name.
+	fd, err := eintr.Retry1(func() (int, error) {
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		removeScratchDir(dirfd, name, nil)
+		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
+	}
+	var st unix.Stat_t
+	err = eintr.Retry(func() error { return unix.Fstat(fd, &st) })
+	switch {
+	case err != nil:
+		err = &fs.PathError{Op: "fstat", Path: name, Err: err}
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != unix.Geteuid() || uint64(st.Dev) != dev:
+		// Not the directory we made (or a filesystem that does not record
+		// owners, such as vfat): somebody may have replaced it, so leave
+		// whatever is under the name alone.
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "probe", Path: name, Err: errors.New("scratch directory is not a directory of ours on this device; left in place")}
+	}
+	if err != nil {
+		unix.Close(fd)
+		removeScratchDir(dirfd, name, nil)
+		return nil, err
+	}
+	defer removeScratchDir(dirfd, name, &st)
+	defer unix.Close(fd)
+	defer removeProbeNames(fd)
+	return tryFeatures(fd, dev), nil
+}
+
+// tryFeatures runs the trials inside the scratch directory fd.
+func tryFeatures(fd int, dev uint64) map[Feature]string {
+	notes := map[Feature]string{}
+	// record files the outcome of one trial: nil is a confirmation, an
+	// unsupported errno marks the filesystem missing the feature, anything
+	// else is noted without changing availability.
+	record := func(f Feature, what string, err error) {
+		switch {
+		case err == nil:
+			notes[f] = DetailConfirmed
+		case Unsupported(err):
+			MarkMissing(dev, f, fmt.Sprintf("%s: %v (on this filesystem)", what, err))
+		default:
+			notes[f] = fmt.Sprintf("not confirmed on this filesystem: %s: %v", what, err)
+		}
+	}
+
+	if Has(OTmpfile) {
+		tfd, err := eintr.Retry1(func() (int, error) {
+			return unix.Openat(fd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+		})
+		if err == nil {
+			unix.Close(tfd)
+		}
+		record(OTmpfile, "open(O_TMPFILE)", err)
+	}
+
+	need := Has(RenameExchange) || Has(RenameNoReplace) || Has(RenameWhiteout)
+	if !need {
+		return notes
+	}
+	for _, n := range []string{"a", "b"} {
+		if err := createEmpty(fd, n); err != nil {
+			for _, f := range []Feature{RenameExchange, RenameNoReplace, RenameWhiteout} {
+				if Has(f) {
+					notes[f] = fmt.Sprintf("not confirmed on this filesystem: creating a scratch file: %v", err)
+				}
+			}
+			return notes
+		}
+	}
+
+	if Has(RenameExchange) {
+		a, errA := inode(fd, "a")
+		b, errB := inode(fd, "b")
+		err := errors.Join(errA, errB)
+		if err == nil {
+			err = renameat2(fd, "a", "b", unix.RENAME_EXCHANGE)
+		}
+		if err == nil {
+			// Trust but verify: the names must now refer to each other's inode.
+			a2, errA := inode(fd, "a")
+			b2, errB := inode(fd, "b")
+			if err = errors.Join(errA, errB); err == nil && (a2 != b || b2 != a) {
+				err = errors.New("reported success but did not swap the names")
+			}
+		}
+		record(RenameExchange, "renameat2(RENAME_EXCHANGE)", err)
+	}
+
+	if Has(RenameNoReplace) {
+		// The flag must refuse an existing target, then allow a new one.
+		err := renameat2(fd, "a", "b", unix.RENAME_NOREPLACE)
+		switch {
+		case err == nil:
+			MarkMissing(dev, RenameNoReplace, "renameat2(RENAME_NOREPLACE) replaced an existing name (on this filesystem)")
+			err = createEmpty(fd, "a") // for the whiteout trial
+			if err != nil {
+				notes[RenameWhiteout] = fmt.Sprintf("not confirmed on this filesystem: creating a scratch file: %v", err)
+			}
+		case err == unix.EEXIST:
+			record(RenameNoReplace, "renameat2(RENAME_NOREPLACE)", renameat2(fd, "a", "c", unix.RENAME_NOREPLACE))
+		default:
+			record(RenameNoReplace, "renameat2(RENAME_NOREPLACE)", err)
+		}
+	}
+
+	if Has(RenameWhiteout) {
+		src := "a"
+		if _, err := inode(fd, src); err != nil {
+			src = "c" // renamed there by the no-replace trial
+		}
+		// The source name must be left as a whiteout (a 0:0 character device).
+		err := renameat2(fd, src, "d", unix.RENAME_WHITEOUT)
+		if err == nil {
+			var st unix.Stat_t
+			err = eintr.Retry(func() error { return unix.Fstatat(fd, src, &st, unix.AT_SYMLINK_NOFOLLOW) })
+			if err == nil && (st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0) {
+				err = errors.New("reported success but left no whiteout")
+			}
+		}
+		record(RenameWhiteout, "renameat2(RENAME_WHITEOUT)", err)
+	}
+	return notes
+}
+
+func renameat2(fd int, from, to string, flags uint) error {
+	return eintr.Retry(func() error { return unix.Renameat2(fd, from, fd, to, flags) })
+}
+
+func createEmpty(dir int, name string) error {
+	fd, err := eintr.Retry1(func() (int, error) {
+		return unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	})
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
+func inode(dir int, name string) (uint64, error) {
+	var st unix.Stat_t
+	err := eintr.Retry(func() error { return unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	return st.Ino, err
+}
+
+// removeProbeNames removes whatever the trials left in the scratch
+// directory. Nobody else can create anything in it (mode 0700, ours), so
+// these are the only names there can be.
+func removeProbeNames(fd int) {
+	for _, n := range probeNames {
+		eintr.Retry(func() error { return unix.Unlinkat(fd, n, 0) })
+	}
+}
+
+// removeScratchDir removes the scratch directory name from dirfd. With
+// want set it removes it only while the name still refers to that inode,
+// so that a directory someone else put under the name is left alone. In any
+// case rmdir removes only an empty directory (a symlink under the name
+// gives ENOTDIR), so nothing of anyone else's can be lost even if the name
+// is swapped between the check and the call.
+func removeScratchDir(dirfd int, name string, want *unix.Stat_t) {
+	if want != nil {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Dev != want.Dev || st.Ino != want.Ino {
+			return
+		}
+	}
+	eintr.Retry(func() error { return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
+}
