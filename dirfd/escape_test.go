@@ -132,13 +132,16 @@ type escapeCase struct {
 // reached through a symlink that is followed.
 var existingFile = wantOps(okay, okay, okay, okay, EEXIST, okay, EEXIST, okay, okay)
 
-// The root itself, named by ".." or "/" in InRoot mode. Mkdir and Symlink
-// get EEXIST and rename EBUSY from the kernel for a final "."; Remove gets
-// EINVAL (rmdir of "."), and Rename onto a directory is EEXIST, as
-// os.Rename decides before asking the kernel.
-var theRoot = overrides{
-	opOpen: okay, opCreate: EISDIR, opStat: okay, opLstat: okay, opMkdir: EEXIST,
-	opRemove: EINVAL, opSymlink: EEXIST, opRenameFrom: EBUSY, opRenameTo: EEXIST,
+// The root itself, named by ".." or "/" in InRoot mode, as a chrooted
+// process sees it: Mkdir and Symlink get EEXIST and Rename EBUSY from the
+// kernel for a name that is not an entry; Rename onto a directory is EEXIST,
+// as os.Rename decides before asking the kernel. Remove differs: rmdir says
+// ENOTEMPTY for "..", EBUSY for "/".
+func theRoot(remove error) overrides {
+	return overrides{
+		opOpen: okay, opCreate: EISDIR, opStat: okay, opLstat: okay, opMkdir: EEXIST,
+		opRemove: remove, opSymlink: EEXIST, opRenameFrom: EBUSY, opRenameTo: EEXIST,
+	}
 }
 
 var escapeCases = []escapeCase{
@@ -224,7 +227,7 @@ var escapeCases = []escapeCase{
 		name:    "dotdot alone",
 		path:    "..",
 		beneath: everyOp(escapes),
-		inRoot:  theRoot,
+		inRoot:  theRoot(ENOTEMPTY),
 	},
 	{
 		name:    "absolute name",
@@ -236,7 +239,7 @@ var escapeCases = []escapeCase{
 		name:    "absolute name of the root",
 		path:    "/",
 		beneath: everyOp(escapes),
-		inRoot:  theRoot,
+		inRoot:  theRoot(EBUSY),
 	},
 	{
 		name:    "absolute name of the real outside file",
@@ -244,6 +247,20 @@ var escapeCases = []escapeCase{
 		path:    "$ROOT/outside/secret",
 		beneath: everyOp(escapes),
 		inRoot:  allOps(ENOENT),
+	},
+	{
+		// A final "." names the directory itself, not an entry: the
+		// kernel refuses to create, remove or rename it (EEXIST, EINVAL,
+		// EBUSY).
+		name:    "final dot component",
+		path:    "d/e/.",
+		beneath: wantOps(okay, EISDIR, okay, okay, EEXIST, EINVAL, EEXIST, EBUSY, EEXIST),
+	},
+	{
+		// A final ".." likewise; rmdir says ENOTEMPTY for it.
+		name:    "final dotdot component",
+		path:    "d/e/..",
+		beneath: wantOps(okay, EISDIR, okay, okay, EEXIST, ENOTEMPTY, EEXIST, EBUSY, EEXIST),
 	},
 	{
 		name:    "symlink inside the tree",

@@ -249,7 +249,22 @@ func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
 // symlink is removed itself.
 func (d *Dir) Remove(name string) error {
 	return pathErr("removeat", name, d.do(name, func() error {
-		return d.inParent(name, unlinkat.Remove)
+		return d.inParent(name, func(parent int, last string) error {
+			if last == "." {
+				// splitLast folds a final "..", and "/" itself, into
+				// ".", for which rmdir says EINVAL. The kernel answers
+				// rmdir("x/..") with ENOTEMPTY and rmdir("/") with EBUSY
+				// (and os.Remove passes that on): say the same, so that
+				// the outcome does not depend on how the name was spelt.
+				switch trimmed := strings.TrimRight(name, "/"); {
+				case trimmed == "":
+					return unix.EBUSY
+				case trimmed == ".." || strings.HasSuffix(trimmed, "/.."):
+					return unix.ENOTEMPTY
+				}
+			}
+			return unlinkat.Remove(parent, last)
+		})
 	}))
 }
 
