@@ -150,8 +150,12 @@ func (c *child) run(nobodyDir, nobodyBin string) error {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case childEnv, capability.EnvDisable, "TMPDIR", "GOCOVERDIR":
+		case childEnv, capability.EnvDisable:
 			continue
+		case "TMPDIR", "HOME":
+			if c.nobody {
+				continue // replaced below
+			}
 		}
 		env = append(env, kv)
 	}
