@@ -49,7 +49,10 @@ func (h *Handle) control(op string, fn func(fd int) error) error {
 	}
 	var opErr error
 	if err := rc.Control(func(fd uintptr) { opErr = fn(int(fd)) }); err != nil {
-		return &fs.PathError{Op: op, Path: h.Name(), Err: err}
+		// Control fails only once Close has begun; its error is the
+		// internal poll.ErrFileClosing, which callers cannot match, so
+		// report the documented os.ErrClosed.
+		return &fs.PathError{Op: op, Path: h.Name(), Err: os.ErrClosed}
 	}
 	if opErr != nil {
 		return &fs.PathError{Op: op, Path: h.Name(), Err: opErr}

@@ -311,8 +311,8 @@ func TestHandleClose(t *testing.T) {
 	if err := h.Close(); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("second Close = %v, want os.ErrClosed", err)
 	}
-	// Use after Close fails (TestBug_HandleUseAfterCloseErrClosed: not
-	// with the documented os.ErrClosed).
+	// Use after Close fails (with os.ErrClosed: see
+	// TestHandleUseAfterCloseIsErrClosed).
 	if _, err := h.Stat(); err == nil {
 		t.Errorf("Stat after Close succeeded")
 	}
@@ -324,16 +324,10 @@ func TestHandleClose(t *testing.T) {
 	}
 }
 
-// TestBug_HandleUseAfterCloseErrClosed: the Handle type's documentation
-// (opath/handle.go:18-20) promises that use after (or during) Close "fail[s]
-// with os.ErrClosed", but Handle.control (opath/handle.go:44-58) wraps the
-// error of (*os.File).SyscallConn().Control as it is, and on a closed file
-// that is internal/poll.ErrFileClosing ("use of closed file"), which does
-// not match os.ErrClosed (os wraps it into ErrClosed only in os.File's own
-// methods). Stat/Chmod/Chown/Readlink/Access/Reopen after Close all give
-// "fstat NAME: use of closed file"; errors.Is(err, os.ErrClosed) is false.
-func TestBug_HandleUseAfterCloseErrClosed(t *testing.T) {
-	t.Skip("known bug: Handle methods after Close return poll.ErrFileClosing, not os.ErrClosed (opath/handle.go:44-58)")
+// TestHandleUseAfterCloseIsErrClosed: every method of a closed Handle fails
+// with the documented os.ErrClosed, not with the poll package's internal
+// "use of closed file", which callers cannot match.
+func TestHandleUseAfterCloseIsErrClosed(t *testing.T) {
 	_, d := hTree(t)
 	h, err := d.OpenHandle("f")
 	if err != nil {
