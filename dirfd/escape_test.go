@@ -348,6 +348,57 @@ var escapeCases = []escapeCase{
 		noSym:   followedOps(ELOOP),
 	},
 	{
+		name:    "symlink to the top directory itself",
+		tree:    "symlink in/d/dot ..",
+		path:    "d/dot/d/dot/top",
+		beneath: existingFile,
+		noSym:   allOps(ELOOP),
+	},
+	{
+		name:    "absolute symlink to / used mid-path",
+		tree:    "symlink in/rootl /",
+		path:    "rootl/top",
+		beneath: everyOp(escapes),
+		inRoot:  asOverrides(existingFile),
+		noSym:   allOps(ELOOP),
+	},
+	{
+		// O_CREAT with a trailing slash is EISDIR before the last
+		// component is looked at, also when the slash ends a symlink's
+		// target.
+		name:    "symlink to a file with a trailing slash",
+		tree:    "symlink in/lfs top/",
+		path:    "lfs",
+		beneath: wantOps(ENOTDIR, EISDIR, ENOTDIR, okay, EEXIST, okay, EEXIST, okay, okay),
+		noSym:   followedOps(ELOOP),
+	},
+	{
+		// The kernel: O_CREAT through a symlink whose target ends in "/"
+		// is EISDIR, as for the name "nothere/" itself.
+		name:    "dangling symlink with a trailing slash",
+		tree:    "symlink in/dangs nothere/",
+		path:    "dangs",
+		beneath: wantOps(ENOENT, EISDIR, ENOENT, okay, EEXIST, okay, EEXIST, okay, okay),
+		noSym:   followedOps(ELOOP),
+	},
+	{
+		// The target's parent is resolved before the slash is judged: an
+		// escape is still an escape, a missing parent still ENOENT.
+		name:    "dangling symlink out with a trailing slash",
+		tree:    "symlink in/dangso ../outside/new/",
+		path:    "dangso",
+		beneath: wantOps(escapes, escapes, escapes, okay, EEXIST, okay, EEXIST, okay, okay),
+		inRoot:  followedOps(ENOENT),
+		noSym:   followedOps(ELOOP),
+	},
+	{
+		name:    "dangling symlink into a missing directory with a trailing slash",
+		tree:    "symlink in/dangsm missing/x/",
+		path:    "dangsm",
+		beneath: wantOps(ENOENT, ENOENT, ENOENT, okay, EEXIST, okay, EEXIST, okay, okay),
+		noSym:   followedOps(ELOOP),
+	},
+	{
 		name:    "symlink loop",
 		tree:    "symlink in/loop loop2\nsymlink in/loop2 loop",
 		path:    "loop",

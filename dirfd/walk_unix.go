@@ -57,6 +57,12 @@ func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
 	defer setDir(root)
 
 	var symlinks, steps, restarts int
+	// createSlash records that the final symlink, followed for O_CREAT,
+	// has a target ending in "/". open(2) then fails with EISDIR once the
+	// target's parent is resolved (as for "name/" with O_CREAT above),
+	// whatever the target's last component is. Appending "." as for other
+	// slashes would instead report ENOENT (missing) or ENOTDIR (a file).
+	createSlash := false
 	// splice replaces parts[i] by the components of a symlink's target.
 	splice := func(i int, target string) (int, error) {
 		symlinks++
@@ -68,7 +74,11 @@ func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
 		}
 		tparts, tabs, tslash := components(target)
 		if tslash {
-			tparts = append(tparts, ".")
+			if i == len(parts)-1 && flags&unix.O_CREAT != 0 {
+				createSlash = true
+			} else {
+				tparts = append(tparts, ".")
+			}
 		}
 		rest := parts[i+1:]
 		if tabs {
@@ -110,6 +120,10 @@ func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
 				parts = []string{"."}
 			}
 			continue
+		}
+
+		if createSlash && i == len(parts)-1 {
+			return -1, unix.EISDIR
 		}
 
 		var fd int
