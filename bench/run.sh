@@ -38,7 +38,7 @@ start=$(date +%s)
 	echo "cpu:        $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
 	echo "go:         $(go env GOVERSION)"
 	echo "tree on:    $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2{print $2}') (${TMPDIR:-/tmp})"
-	echo "commit:     $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- dirfd || echo ' (dirfd modified)')"
+	echo "commit:     $(git rev-parse --short HEAD), dirfd changes not committed: $(git status --porcelain -- dirfd | tr '\n' ' ' | sed 's/ *$//;s/^$/none/')"
 	echo "benchmarks: $COUNT rounds x -test.count=1 -test.benchtime=$BENCHTIME per profile, rounds interleaved"
 	echo "syscalls:   N=$N per strace run"
 	echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) at start"
@@ -67,7 +67,7 @@ grep -q 'racefree-resolver: walk' "$OUT/bench-walk.txt" || { echo "walk profile 
 benchstat() { go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" "$@"; }
 benchstat -col /impl "$OUT/bench-openat2.txt" >"$OUT/benchstat-openat2.txt"
 benchstat -col /impl "$OUT/bench-walk.txt" >"$OUT/benchstat-walk.txt"
-benchstat -filter '/impl:racefree' -col .file \
+benchstat -ignore racefree-resolver -filter '/impl:racefree' -col .file \
 	openat2="$OUT/bench-openat2.txt" walk="$OUT/bench-walk.txt" >"$OUT/benchstat-profiles.txt"
 
 echo "syscall counts"
@@ -93,5 +93,5 @@ for depth in 1 8 32; do
 done
 
 echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) at end ($(($(date +%s) - start))s)" >>"$OUT/meta.txt"
-go run ./bench/cmd/report -dir "$OUT" -n "$N" >bench/RESULTS.md
+go run ./bench/cmd/report -dir "$OUT" -n "$N" -analysis bench/ANALYSIS.md >bench/RESULTS.md
 echo "wrote bench/RESULTS.md in $(($(date +%s) - start))s"
