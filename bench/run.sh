@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-300ms}
 N=${N:-1000}
-BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da # golang.org/x/perf
+# golang.org/x/perf, pinned (v0.0.0-20250106171221-62ad9bd1b8a8 is not served by the module proxy).
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 OUT=bench/results
 BIN=$(mktemp -d)
 TREE=$(mktemp -d)
