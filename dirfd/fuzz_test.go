@@ -200,15 +200,6 @@ func fzCheckResolve(t *testing.T, spec, name string) {
 // fzKnownBug says why a disagreement is a known, reported bug (see
 // TestBug_* tests), or "".
 func fzKnownBug(m *fzModel, name string, md fzMode, op string, follow bool, gotClass, wantClass string, got fzInode, real map[*fzNode]fzInode) string {
-	// Without O_PATH, Stat (and every call that pins a followed object by
-	// name) re-resolves from the root after each final symlink, and each
-	// resolution starts a fresh count of symlinks: more than 40 in one
-	// lookup is not ELOOP (TestBug_ObjectByNameSymlinkLimit).
-	if !capability.Has(capability.OPath) && op == "Stat" && wantClass == fzELOOP && gotClass == fzOK {
-		if n, c := m.resolveLimit(name, md, follow, 50*fzMaxLinks); c == fzOK && real[n] == got {
-			return "objectByName does not count symlinks across restarts"
-		}
-	}
 	// The component walk gives up with ENAMETOOLONG after more than 255
 	// steps and 8 restarts (each ".." restarts), as os.Root does; openat2
 	// has no such bound (TestBug_WalkStepLimit).
@@ -218,18 +209,12 @@ func fzKnownBug(m *fzModel, name string, md fzMode, op string, follow bool, gotC
 	return ""
 }
 
-// TestBug_ObjectByNameSymlinkLimit: without O_PATH (RACEFREE_DISABLE=all,
-// and every system but Linux), Dir.Stat/Chmod/Chown/Chtimes/Link("x/")
-// resolve a followed final symlink in objectByName (ops_unix.go:41-75),
-// which splices the target and resolves the whole name again from the root
-// with a fresh walk; the walk's count of symlinks starts again at zero each
-// time, and objectByName counts only its own restarts. So a name that
-// makes the kernel follow more than 40 symlinks (ELOOP) succeeds: here
-// Stat("a/a") follows 42 (a -> b/b/b/b, b -> c/c/c/c, c -> ".": 21 for
-// each "a"). openat2 and the O_PATH walk say ELOOP. Each restart may follow
-// up to 40 links, and there are up to 40 restarts.
-func TestBug_ObjectByNameSymlinkLimit(t *testing.T) {
-	t.Skip("known bug: objectByName restarts the symlink count (ops_unix.go:41-75); Stat follows more than 40 symlinks without O_PATH")
+// TestObjectByNameSymlinkLimit: without O_PATH (RACEFREE_DISABLE=all, and
+// every system but Linux), a followed final symlink is resolved again from
+// the root in objectByName; the symlink count must carry across those
+// steps, so Stat("a/a"), which follows 42 symlinks (a -> b/b/b/b,
+// b -> c/c/c/c, c -> "."), fails with ELOOP as openat2 does.
+func TestObjectByNameSymlinkLimit(t *testing.T) {
 	root := t.TempDir()
 	for _, l := range [][2]string{{"b/b/b/b", "a"}, {"c/c/c/c", "b"}, {".", "c"}} {
 		if err := os.Symlink(l[0], filepath.Join(root, l[1])); err != nil {

@@ -26,54 +26,16 @@ type object struct {
 	name string
 }
 
-// errFollow tells objectByName that the entry is a symlink to follow.
-var errFollow = errors.New("follow symlink")
-
-// objectByName pins an object by its parent directory and name. When the
-// entry is a symlink to follow, its target is spliced into the name and the
-// whole name is resolved again from the root, so the symlink is interpreted
-// by racefree's resolver and never by the kernel. A symlink swapped in after
-// the check is harmless: f acts with AT_SYMLINK_NOFOLLOW, on the link itself.
+// objectByName pins an object by its parent directory and name, through
+// the component walk, which follows a final symlink itself (see walkObject).
 func (d *Dir) objectByName(name string, follow bool, f func(o object) error) error {
-	if strings.HasSuffix(name, "/") {
-		name += "." // "x/" names the directory x, following a symlink
+	flags := 0
+	if !follow {
+		flags = unix.O_NOFOLLOW
 	}
-	for links := 0; ; links++ {
-		var target string
-		err := d.inParent(name, func(parent int, last string) error {
-			if follow {
-				var st unix.Stat_t
-				if err := eintr.Retry(func() error { return unix.Fstatat(parent, last, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
-					return err
-				}
-				if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-					var err error
-					if target, err = readlinkat(parent, last); err != nil {
-						return err
-					}
-					return errFollow
-				}
-			}
-			return f(object{dir: parent, name: last})
-		})
-		if err != errFollow {
-			return err
-		}
-		if links >= maxSymlinks || d.cfg.noSymlinks {
-			return unix.ELOOP
-		}
-		switch dir, _ := splitLast(name); {
-		case strings.HasPrefix(target, "/"):
-			name = target // the resolver refuses it in Beneath mode
-		case dir == "":
-			name = target
-		default:
-			name = dir + "/" + target
-		}
-		if target == "" {
-			return unix.ENOENT
-		}
-	}
+	return d.walkObject(name, flags, func(dirfd int, last string) error {
+		return f(object{dir: dirfd, name: last})
+	})
 }
 
 // inParent resolves the directory holding name's last component and calls f

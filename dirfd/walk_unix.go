@@ -31,6 +31,21 @@ const (
 // directory an attacker has just moved out of the tree would climb to the
 // new, outside parent.
 func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
+	return d.walk(name, flags, perm, nil)
+}
+
+// walkObject resolves name like walkOpen but, instead of opening the final
+// object, calls obj with the directory holding it and its name, after
+// following a final symlink (unless flags has O_NOFOLLOW). obj must act with
+// AT_SYMLINK_NOFOLLOW: a symlink swapped in after the check is then acted on
+// itself, never followed by the kernel. Following inside the walk keeps the
+// one limit of maxSymlinks for the whole lookup.
+func (d *Dir) walkObject(name string, flags int, obj func(dirfd int, last string) error) error {
+	_, err := d.walk(name, flags, 0, obj)
+	return err
+}
+
+func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last string) error) (int, error) {
 	parts, abs, slash := components(name)
 	if abs && d.cfg.mode == modeBeneath {
 		return -1, ErrEscape
@@ -124,6 +139,27 @@ func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
 
 		if createSlash && i == len(parts)-1 {
 			return -1, unix.EISDIR
+		}
+
+		if obj != nil && i == len(parts)-1 {
+			var st unix.Stat_t
+			if err := eintr.Retry(func() error { return unix.Fstatat(dirfd, part, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+				return -1, err
+			}
+			if follow && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				target, err := readlinkat(dirfd, part)
+				if err != nil {
+					return -1, err
+				}
+				if i, err = splice(i, target); err != nil {
+					return -1, err
+				}
+				continue
+			}
+			if d.cfg.noXDev && uint64(st.Dev) != d.dev {
+				return -1, errCrossesMount
+			}
+			return -1, obj(dirfd, part)
 		}
 
 		var fd int
