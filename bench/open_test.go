@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package bench measures racefree against os.Root, filepath-securejoin's
 // pathrs-lite, the raw openat2 system call and naive path-based calls, side
 // by side in one run. See run.sh and RESULTS.md.

@@ -253,13 +253,5 @@ func searchableByOthers(dir string) bool {
 	}
 }
 
-// needRoot skips a test that needs root privileges.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("needs root (euid is %d)", os.Geteuid())
-	}
-}
-
 // profile is the RACEFREE_DISABLE value this process runs under.
 func profile() string { return os.Getenv(capability.EnvDisable) }

@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -320,18 +319,4 @@ func fzInodesUnder(root string) (map[fzInode]string, error) {
 		return nil
 	})
 	return set, err
-}
-
-// fzNames lists the names used in a model, for building paths.
-func (m *fzModel) names() []string {
-	seen := map[string]bool{}
-	for _, n := range m.entries {
-		seen[n.name] = true
-	}
-	var out []string
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command syscount performs one measured operation N times, to be run under
 // `strace -f -c`: the syscalls of a run with -n 0 (everything but the
 // measured operations) subtracted from those of a run with -n N, divided by

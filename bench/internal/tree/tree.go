@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package tree builds the directory chain the benchmarks and the syscall
 // counter open files in, and implements each measured way of opening them,
 // so that both measure exactly the same code.
