@@ -238,8 +238,10 @@ func (d *Dir) sameDevice(fd int) error {
 	return nil
 }
 
+// openat opens close-on-exec whatever the caller passes (G4): a descriptor
+// must never exist for an instant without the flag.
 func openat(dirfd int, name string, flags int, perm uint32) (int, error) {
-	return eintr.Retry1(func() (int, error) { return unix.Openat(dirfd, name, flags, perm) })
+	return eintr.Retry1(func() (int, error) { return unix.Openat(dirfd, name, flags|unix.O_CLOEXEC, perm) })
 }
 
 // readlinkat reads a symlink's target whole, however long.
