@@ -3,6 +3,7 @@ package dirfd
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/opath"
 )
 
@@ -48,3 +49,16 @@ func (o object) chmod(mode uint32) error {
 }
 
 func (d *Dir) openHandleFlags() int { return unix.O_PATH | unix.O_NOFOLLOW }
+
+// statObject stats the object name refers to. openat2 pins it in one call;
+// the walk stats the final component anyway (see walkStat), and an O_PATH
+// open of it there would cost a readlinkat probe and a close on top.
+func (d *Dir) statObject(name string, follow bool, st *unix.Stat_t) error {
+	if !d.sys.openat2 {
+		return d.walkStat(name, nofollowIf(!follow), st)
+	}
+	return d.withObject(name, follow, func(o object) error {
+		dir, n, flags := o.at()
+		return eintr.Retry(func() error { return unix.Fstatat(dir, n, st, flags) })
+	})
+}

@@ -18,3 +18,9 @@ func (o object) chmod(mode uint32) error {
 }
 
 func (d *Dir) openHandleFlags() int { return unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK }
+
+// statObject stats the object name refers to with the fstatat the walk makes
+// of the final component anyway (see walkStat).
+func (d *Dir) statObject(name string, follow bool, st *unix.Stat_t) error {
+	return d.walkStat(name, nofollowIf(!follow), st)
+}

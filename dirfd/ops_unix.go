@@ -29,13 +29,17 @@ type object struct {
 // objectByName pins an object by its parent directory and name, through
 // the component walk, which follows a final symlink itself (see walkObject).
 func (d *Dir) objectByName(name string, follow bool, f func(o object) error) error {
-	flags := 0
-	if !follow {
-		flags = unix.O_NOFOLLOW
-	}
-	return d.walkObject(name, flags, func(dirfd int, last string) error {
+	return d.walkObject(name, nofollowIf(!follow), func(dirfd int, last string) error {
 		return f(object{dir: dirfd, name: last})
 	})
+}
+
+// nofollowIf is O_NOFOLLOW when set, for the walk's flags.
+func nofollowIf(set bool) int {
+	if set {
+		return unix.O_NOFOLLOW
+	}
+	return 0
 }
 
 // inParent resolves the directory holding name's last component and calls f
@@ -62,12 +66,7 @@ func (d *Dir) Lstat(name string) (fs.FileInfo, error) { return d.stat("lstatat",
 
 func (d *Dir) stat(op, name string, follow bool) (fs.FileInfo, error) {
 	var st unix.Stat_t
-	err := d.do(name, func() error {
-		return d.withObject(name, follow, func(o object) error {
-			dir, n, flags := o.at()
-			return eintr.Retry(func() error { return unix.Fstatat(dir, n, &st, flags) })
-		})
-	})
+	err := d.do(name, func() error { return d.statObject(name, follow, &st) })
 	if err != nil {
 		return nil, pathErr(op, name, err)
 	}

@@ -31,7 +31,7 @@ const (
 // directory an attacker has just moved out of the tree would climb to the
 // new, outside parent.
 func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
-	return d.walk(name, flags, perm, nil)
+	return d.walk(name, flags, perm, nil, nil)
 }
 
 // walkObject resolves name like walkOpen but, instead of opening the final
@@ -41,11 +41,22 @@ func (d *Dir) walkOpen(name string, flags int, perm uint32) (int, error) {
 // itself, never followed by the kernel. Following inside the walk keeps the
 // one limit of maxSymlinks for the whole lookup.
 func (d *Dir) walkObject(name string, flags int, obj func(dirfd int, last string) error) error {
-	_, err := d.walk(name, flags, 0, obj)
+	var st unix.Stat_t
+	_, err := d.walk(name, flags, 0, obj, &st)
 	return err
 }
 
-func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last string) error) (int, error) {
+// walkStat resolves name like walkObject and leaves the final object's
+// fstatat result in st. The walk stats the final component anyway, to see
+// whether it is a symlink to follow, so Stat costs no call more than that.
+func (d *Dir) walkStat(name string, flags int, st *unix.Stat_t) error {
+	_, err := d.walk(name, flags, 0, func(int, string) error { return nil }, st)
+	return err
+}
+
+// walk is walkOpen when obj is nil, and otherwise walkObject with st as the
+// buffer for the final component's fstatat.
+func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last string) error, st *unix.Stat_t) (int, error) {
 	parts, abs, slash := components(name)
 	if abs && d.cfg.mode == modeBeneath {
 		return -1, ErrEscape
@@ -142,8 +153,7 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 		}
 
 		if obj != nil && i == len(parts)-1 {
-			var st unix.Stat_t
-			if err := eintr.Retry(func() error { return unix.Fstatat(dirfd, part, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+			if err := eintr.Retry(func() error { return unix.Fstatat(dirfd, part, st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 				return -1, err
 			}
 			if follow && st.Mode&unix.S_IFMT == unix.S_IFLNK {

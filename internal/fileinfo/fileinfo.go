@@ -14,9 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// info holds the stat result by value, as package os does, so a FileInfo
+// is one allocation and the caller's buffer can stay on its stack.
 type info struct {
 	name  string
-	st    *syscall.Stat_t
+	st    syscall.Stat_t
 	mode  fs.FileMode
 	mtime time.Time
 }
@@ -26,18 +28,17 @@ func (i *info) Size() int64        { return i.st.Size }
 func (i *info) Mode() fs.FileMode  { return i.mode }
 func (i *info) ModTime() time.Time { return i.mtime }
 func (i *info) IsDir() bool        { return i.mode.IsDir() }
-func (i *info) Sys() any           { return i.st }
+func (i *info) Sys() any           { return &i.st }
 
 // New describes st under the given base name.
 //
 // golang.org/x/sys/unix and syscall generate Stat_t from the same C
 // structure on every Unix, differing only in field names, so the memory is
-// reinterpreted rather than copied field by field.
+// reinterpreted rather than converted field by field.
 func New(name string, st *unix.Stat_t) fs.FileInfo {
-	sst := (*syscall.Stat_t)(unsafe.Pointer(st))
 	return &info{
 		name:  name,
-		st:    sst,
+		st:    *(*syscall.Stat_t)(unsafe.Pointer(st)),
 		mode:  Mode(uint32(st.Mode)),
 		mtime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
 	}
