@@ -3,8 +3,6 @@
 package linkat
 
 import (
-	"strings"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/internal/eintr"
@@ -57,8 +55,11 @@ const stagedName = "link"
 // ReplaceSymlink makes name a symlink to target in the Replacer's
 // directory, atomically (2 system calls: symlinkat, renameat).
 func (r *Replacer) ReplaceSymlink(target, name string) error {
-	if target == "" || strings.IndexByte(target, 0) >= 0 {
-		return unix.EINVAL
+	if err := checkName(target); err != nil {
+		return err
+	}
+	if err := checkName(name); err != nil {
+		return err
 	}
 	if err := eintr.Retry(func() error { return unix.Symlinkat(target, r.stage.Fd, stagedName) }); err != nil {
 		return err
