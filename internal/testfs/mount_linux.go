@@ -1,0 +1,242 @@
+package testfs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// disk is a filesystem made on a loop-mounted image file.
+type disk struct {
+	name string
+	size int64    // the image's size: about the least its mkfs accepts
+	mkfs []string // the command and its options; the image is appended
+	pkg  string   // the Debian package that has the command, for the skip message
+}
+
+// The images are sparse, so only what mkfs and the tests write takes space:
+// a few MiB each (xfs zeroes its log: about 65 MiB).
+var disks = []disk{
+	{"ext4", 64 << 20, []string{"mkfs.ext4", "-q", "-F"}, "e2fsprogs"},
+	{"xfs", 300 << 20, []string{"mkfs.xfs", "-q", "-f"}, "xfsprogs"},        // refuses less than 300 MiB
+	{"btrfs", 128 << 20, []string{"mkfs.btrfs", "-q", "-f"}, "btrfs-progs"}, // refuses less than about 114 MiB
+}
+
+const (
+	tmpfsName = "tmpfs"
+	tmpfsOpts = "size=64m,mode=0755"
+	// scratchName is the world-writable directory in each mount's root
+	// in which sub-tests make theirs.
+	scratchName = "scratch"
+)
+
+func prepare() ([]cell, owner, error) {
+	if os.Geteuid() != 0 {
+		return unprivileged(), nil, nil
+	}
+	return mountAll()
+}
+
+// unprivileged is the matrix of a process that cannot mount: /dev/shm
+// stands in for the tmpfs, the disk filesystems are skipped.
+func unprivileged() []cell {
+	var cells []cell
+	for _, d := range disks {
+		cells = append(cells, cell{Name: d.name, Skip: fmt.Sprintf("not root (euid %d): cannot loop-mount an image of %s; run the tests as root to cover it", os.Geteuid(), d.name)})
+	}
+	const shm = "/dev/shm"
+	var st unix.Statfs_t
+	err := unix.Statfs(shm, &st)
+	switch {
+	case err == nil && st.Type != unix.TMPFS_MAGIC:
+		err = fmt.Errorf("%s is not a tmpfs", shm)
+	case err == nil:
+		err = unix.Access(shm, unix.W_OK|unix.X_OK)
+	}
+	if err != nil {
+		return append(cells, cell{Name: tmpfsName, Skip: fmt.Sprintf("not root (euid %d) and no usable tmpfs: %v", os.Geteuid(), err)})
+	}
+	return append(cells, cell{Name: tmpfsName, Scratch: shm})
+}
+
+// mounts is what the process that mounted the filesystems holds: the
+// watchdog that undoes it all once the write end of its stdin is closed.
+type mounts struct {
+	watchdog *exec.Cmd
+	stdin    io.Closer // closing it (or exiting) tells the watchdog to clean up
+	out      *os.File  // the watchdog's stdout and stderr
+}
+
+// mountAll makes a fresh base directory, starts the watchdog for it, and
+// then mounts every filesystem under it, concurrently (mkfs is mostly
+// waiting for writes). A filesystem that cannot be made or mounted is
+// skipped with the reason; only a failure to set up the base directory or
+// the watchdog is an error.
+func mountAll() ([]cell, owner, error) {
+	base, err := os.MkdirTemp("", "racefree-testfs-")
+	if err != nil {
+		return nil, nil, err
+	}
+	// Others (uid 65534 children) must be able to reach the mounts, and
+	// the watchdog finds them in mountinfo by their resolved path.
+	if err := os.Chmod(base, 0o755); err != nil {
+		os.Remove(base)
+		return nil, nil, err
+	}
+	if resolved, err := filepath.EvalSymlinks(base); err == nil {
+		base = resolved
+	}
+	m, err := startWatchdog(base)
+	if err != nil {
+		os.Remove(base)
+		return nil, nil, err
+	}
+	cells := make([]cell, len(disks)+1)
+	var wg sync.WaitGroup
+	for i, d := range disks {
+		wg.Go(func() { cells[i] = mountDisk(base, d) })
+	}
+	wg.Go(func() { cells[len(disks)] = mountTmpfs(base) })
+	wg.Wait()
+	return cells, m, nil
+}
+
+func mountDisk(base string, d disk) cell {
+	skip := func(format string, args ...any) cell {
+		return cell{Name: d.name, Skip: d.name + ": " + fmt.Sprintf(format, args...)}
+	}
+	mkfs, err := lookSbin(d.mkfs[0])
+	if err != nil {
+		return skip("%s not found (install %s)", d.mkfs[0], d.pkg)
+	}
+	img := filepath.Join(base, d.name+".img")
+	if err := sparseFile(img, d.size); err != nil {
+		return skip("%v", err)
+	}
+	if out, err := exec.Command(mkfs, append(d.mkfs[1:], img)...).CombinedOutput(); err != nil {
+		return skip("%s: %v: %s", d.mkfs[0], err, bytes.TrimSpace(out))
+	}
+	dir := filepath.Join(base, d.name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return skip("%v", err)
+	}
+	mount, err := lookSbin("mount")
+	if err != nil {
+		return skip("mount(8) not found")
+	}
+	// mount(8) finds a free loop device and sets it to detach itself when
+	// the filesystem is unmounted, so unmounting is all the clean-up needs.
+	if out, err := exec.Command(mount, "-t", d.name, "-o", "loop", img, dir).CombinedOutput(); err != nil {
+		return skip("mount -o loop: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return withScratch(d.name, dir)
+}
+
+func mountTmpfs(base string) cell {
+	dir := filepath.Join(base, tmpfsName)
+	err := os.Mkdir(dir, 0o755)
+	if err == nil {
+		err = unix.Mount("racefree-testfs", dir, "tmpfs", 0, tmpfsOpts)
+	}
+	if err != nil {
+		return cell{Name: tmpfsName, Skip: fmt.Sprintf("tmpfs: mount: %v", err)}
+	}
+	return withScratch(tmpfsName, dir)
+}
+
+// withScratch makes the mount's scratch directory, world-writable and
+// sticky like /tmp, so that children of every uid can make their own
+// directories there and none can remove another's.
+func withScratch(name, mountpoint string) cell {
+	scratch := filepath.Join(mountpoint, scratchName)
+	err := os.Mkdir(scratch, 0o755)
+	if err == nil {
+		err = os.Chmod(scratch, 0o1777) // Mkdir's mode is cut by the umask
+	}
+	if err != nil {
+		return cell{Name: name, Skip: fmt.Sprintf("%s: %v", name, err)}
+	}
+	return cell{Name: name, Scratch: scratch}
+}
+
+// lookSbin finds a command on PATH or, since root's PATH in a CI job may
+// lack them, in the system binary directories.
+func lookSbin(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
+			return p, nil
+		}
+	}
+	return "", err
+}
+
+func sparseFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (m *mounts) release() error {
+	m.stdin.Close()
+	out, _ := io.ReadAll(m.out) // until the watchdog exits
+	m.out.Close()
+	if err := m.watchdog.Wait(); err != nil {
+		return fmt.Errorf("testfs watchdog: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// startWatchdog starts this same binary as the watchdog for base (see
+// watchdog) and waits until it is ready: from then on, whatever happens to
+// this process, everything mounted under base is undone.
+func startWatchdog(base string) (*mounts, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = []string{watchdogEnv + "=" + base}
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = w, w
+	// Its own session: a ^C or a signal to our process group must not
+	// take the watchdog down with us.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("starting the testfs watchdog: %w", err)
+	}
+	m := &mounts{watchdog: cmd, stdin: stdin, out: r}
+	ready := make([]byte, len(watchdogReady))
+	if _, err := io.ReadFull(r, ready); err != nil || string(ready) != watchdogReady {
+		rest, _ := io.ReadAll(r)
+		m.release()
+		return nil, fmt.Errorf("the testfs watchdog did not start: %q%q", ready, rest)
+	}
+	return m, nil
+}
