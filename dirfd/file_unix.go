@@ -72,20 +72,6 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 	}
 }
 
-// WriteFile writes data to name, creating it with perm (less the umask) if
-// needed, as os.Root.WriteFile.
-func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
-	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err1 := f.Close(); err == nil {
-		err = err1
-	}
-	return err
-}
-
 // ReadDir reads the directory name and returns its entries sorted by name,
 // as os.ReadDir.
 func (d *Dir) ReadDir(name string) ([]fs.DirEntry, error) {

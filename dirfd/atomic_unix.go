@@ -1,0 +1,352 @@
+//go:build unix
+
+package dirfd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/fileinfo"
+	"github.com/racefree/racefree/internal/staging"
+	"github.com/racefree/racefree/linkat"
+)
+
+// WriteFile writes data to name atomically and durably: every reader sees
+// the complete old content or the complete new content, never a missing,
+// empty or partial file (G2), and once WriteFile returns nil the new
+// content survives a crash. It is CreateAtomic, Write and Commit in one
+// call; see AtomicFile for the sequence, its costs and what differs from an
+// in-place write.
+//
+// The visible semantics are those of os.Root.WriteFile: a final symlink is
+// followed and its target (inside the tree; a target outside fails with
+// ErrEscape) is what gets replaced, a missing name is created with perm
+// less the umask, an existing file keeps its mode, "name/" and a directory
+// at name fail with EISDIR. On any error, including ENOSPC and EDQUOT, the
+// old file is left as it was and nothing staged is left behind.
+func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	f, err := d.CreateAtomic(name, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Commit()
+}
+
+// AtomicFile is a file being written in private, to replace a name in one
+// step when Commit is called. Write to it as to any *os.File (it embeds
+// one); do not Close the embedded *os.File itself, call AtomicFile.Close.
+// Commit and Close must not be called concurrently with each other or with
+// writes.
+//
+// Where the content lives until Commit: in a private staging directory
+// (mode 0700, named ".racefree-" and random hex) that CreateAtomic makes
+// next to the final name and uses only through its descriptor, so no other
+// user can replace, read or link the staged file (G2). On Linux, where the
+// filesystem has O_TMPFILE and this process can give a descriptor a name
+// (capability o_tmpfile, and link_empty_path or link_proc_fd), the file is
+// unnamed until Commit links it into the stage; elsewhere it is created
+// there under a fixed name with O_EXCL. Both routes give the same
+// guarantees; the unnamed file leaves no data behind after a crash, only
+// the empty staging directory, which RemoveStale removes.
+//
+// What differs from writing the old file in place: the replacement is a
+// new inode. It is created by the caller, with the old file's mode; when
+// the caller may (root, or the owner changing to a group it belongs to) it
+// also gets the old file's owner and group, otherwise it keeps the
+// caller's. Other hard links to the old file keep the old content, and
+// extended attributes and ACLs of the old file are not copied.
+type AtomicFile struct {
+	*os.File
+	name   string // as given to CreateAtomic, for errors
+	dir    int    // the directory that will hold last: rename target, fsync'ed
+	last   string
+	stage  *staging.Dir
+	staged string // the file's name in the stage; "" while an O_TMPFILE is unnamed
+	// syncfs: dir could not be opened for reading (a write-only directory),
+	// so its entry is made durable by syncing the whole filesystem.
+	syncfs  bool
+	replace bool // an old file exists: give the new one its owner and mode
+	uid     int
+	gid     int
+	mode    fs.FileMode
+	state   atomicState
+	cleanup runtime.Cleanup
+}
+
+type atomicState uint8
+
+const (
+	atomicOpen atomicState = iota
+	atomicCommitted
+	atomicDiscarded
+)
+
+// stagedName is the name the file has inside its private stage, where no
+// one else can create or replace an entry, so a fixed name is safe.
+const stagedName = "file"
+
+// errCommitted is returned by a second Commit.
+var errCommitted = fmt.Errorf("already committed: %w", fs.ErrClosed)
+
+// errNotRegular refuses to replace a FIFO, socket or device: writing to
+// one has effects a new regular file under its name would silently drop.
+var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINVAL)
+
+// CreateAtomic starts an atomic replacement of name: it resolves name as
+// WriteFile does (following a final symlink inside the tree), and returns
+// a new, empty file in a private staging directory next to it. Nothing is
+// visible under name until Commit; Close without Commit discards
+// everything. perm (less the umask) is the new file's mode when name does
+// not exist; an existing file's mode is kept.
+//
+// Cost when committed, on Linux with O_TMPFILE and openat2, name in the
+// Dir's own directory: about 20 system calls, two of them fsync (the file,
+// then its directory).
+func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
+	var f *AtomicFile
+	err := d.do(name, func() error {
+		return d.replaceTarget(name, func(parent int, last string, old *unix.Stat_t) (err error) {
+			f, err = newAtomicFile(parent, last, old, fileinfo.Perm(perm), name, d.join(name))
+			return err
+		})
+	})
+	if err != nil {
+		return nil, pathErr("openat", name, err)
+	}
+	return f, nil
+}
+
+// replaceTarget finds the directory entry that replacing name replaces and
+// calls f with its directory, its name and, if it exists, its lstat.
+// A final symlink is followed by resolving its target afresh through the
+// Dir's resolver (relative to the symlink's directory, or to the top when
+// absolute), so the target gets the same containment as any name; a target
+// that does not exist yet is where the new file goes, as open(2) with
+// O_CREAT does.
+func (d *Dir) replaceTarget(name string, f func(parent int, last string, old *unix.Stat_t) error) error {
+	for range maxSymlinks + 1 {
+		var target string
+		var isLink bool
+		err := d.inParent(name, func(parent int, last string) error {
+			if last == "." || strings.HasSuffix(last, "/") {
+				return unix.EISDIR // as open(2) with O_CREAT says for a directory or "name/"
+			}
+			var st unix.Stat_t
+			err := eintr.Retry(func() error { return unix.Fstatat(parent, last, &st, unix.AT_SYMLINK_NOFOLLOW) })
+			if err == unix.ENOENT {
+				return f(parent, last, nil)
+			}
+			if err != nil {
+				return err
+			}
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFREG:
+				return f(parent, last, &st)
+			case unix.S_IFDIR:
+				return unix.EISDIR
+			case unix.S_IFLNK:
+				if d.cfg.noSymlinks {
+					return unix.ELOOP
+				}
+				isLink = true
+				target, err = readlinkat(parent, last)
+				return err
+			}
+			return errNotRegular
+		})
+		if err != nil || !isLink {
+			return err
+		}
+		if target == "" {
+			return unix.ENOENT
+		}
+		if dir, _ := splitLast(name); dir != "" && !strings.HasPrefix(target, "/") {
+			target = dir + "/" + target
+		}
+		name = target
+	}
+	return unix.ELOOP
+}
+
+// newAtomicFile creates the stage in parent and the file in it. It owns
+// nothing of the caller's: parent is only borrowed.
+func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
+	f := &AtomicFile{name: name, last: last}
+	// The rename goes into parent, which the caller closes when we return,
+	// and fsync needs a descriptor open for reading (parent may be O_PATH).
+	f.dir, err = openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err == unix.EACCES && haveSyncfs {
+		// A directory we may write and search but not read (mode 0311
+		// drop boxes): keep a duplicate for the rename and sync the whole
+		// filesystem instead of the directory.
+		f.syncfs = true
+		f.dir, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeFd(f.dir)
+		}
+	}()
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
+		return nil, err
+	}
+	if f.stage, err = staging.Create(f.dir); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		// Private until Commit gives it the old file's mode.
+		perm = 0o600
+		f.replace, f.uid, f.gid, f.mode = true, int(old.Uid), int(old.Gid), fileinfo.Mode(uint32(old.Mode))
+	}
+	fd, staged, err := createStaged(f.stage, uint64(st.Dev), perm)
+	if err != nil {
+		f.stage.Remove()
+		return nil, err
+	}
+	f.staged = staged
+	f.File = os.NewFile(uintptr(fd), fileName)
+	// A safety net for an AtomicFile dropped without Close: the file closes
+	// itself, the two directory descriptors are closed here. The staging
+	// directory stays behind for RemoveStale.
+	f.cleanup = runtime.AddCleanup(f, func(fds [2]int) {
+		closeFd(fds[0])
+		closeFd(fds[1])
+	}, [2]int{f.dir, f.stage.Fd})
+	return f, nil
+}
+
+// createNamed creates the file under stagedName in the stage.
+func createNamed(stage *staging.Dir, perm uint32) (int, string, error) {
+	fd, err := openat(stage.Fd, stagedName, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, perm)
+	return fd, stagedName, err
+}
+
+// Commit publishes the file under its name, durably, in this order: the
+// old file's owner and mode are applied, the file is fsync'ed, given its
+// name in the stage (an unnamed O_TMPFILE) and renamed over the final name
+// in one rename(2), then the directory is fsync'ed (on macOS, F_FULLFSYNC
+// both times), and the stage is removed. A failure before the rename
+// leaves the old file as it was; a failure of the directory fsync is
+// reported although the new content is already visible. Either way
+// everything staged is removed and the file is closed: a later Close does
+// nothing, a second Commit fails.
+func (f *AtomicFile) Commit() error {
+	switch f.state {
+	case atomicCommitted:
+		return &fs.PathError{Op: "commit", Path: f.name, Err: errCommitted}
+	case atomicDiscarded:
+		return &fs.PathError{Op: "commit", Path: f.name, Err: fs.ErrClosed}
+	}
+	f.state = atomicCommitted
+	err := f.publish()
+	f.release()
+	return err
+}
+
+func (f *AtomicFile) publish() error {
+	if f.replace {
+		if err := f.restoreOwner(); err != nil {
+			return err
+		}
+		// After fchown, which clears the set-id bits.
+		if err := f.File.Chmod(f.mode); err != nil {
+			return err
+		}
+	}
+	if err := f.File.Sync(); err != nil {
+		return err
+	}
+	if f.staged == "" {
+		if err := f.linkIntoStage(); err != nil {
+			return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
+		}
+	}
+	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir, f.last) }); err != nil {
+		return &fs.PathError{Op: "renameat", Path: f.name, Err: err}
+	}
+	f.staged = ""
+	if err := f.syncDir(); err != nil {
+		return &fs.PathError{Op: "fsync", Path: f.name, Err: fmt.Errorf("%w (the new content is in place but may not survive a crash)", err)}
+	}
+	return nil
+}
+
+// restoreOwner gives the new file the old one's owner and group. Only root
+// (CAP_CHOWN) may give a file away; an owner may still set the group if it
+// belongs to it. What the caller may not do is left as created, as
+// documented on AtomicFile.
+func (f *AtomicFile) restoreOwner() error {
+	err := f.File.Chown(f.uid, f.gid)
+	if errors.Is(err, fs.ErrPermission) {
+		err = f.File.Chown(-1, f.gid)
+		if errors.Is(err, fs.ErrPermission) {
+			err = nil
+		}
+	}
+	return err
+}
+
+// syncDir makes the rename durable.
+func (f *AtomicFile) syncDir() error {
+	if f.syncfs {
+		return f.syncFilesystem()
+	}
+	return eintr.Retry(func() error { return fullFsync(f.dir) })
+}
+
+// linkIntoStage names the unnamed file in the stage.
+func (f *AtomicFile) linkIntoStage() error {
+	rc, err := f.File.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var linkErr error
+	if err := rc.Control(func(fd uintptr) { linkErr = linkat.LinkFd(int(fd), f.stage.Fd, stagedName) }); err != nil {
+		return err
+	}
+	if linkErr == nil {
+		f.staged = stagedName
+	}
+	return linkErr
+}
+
+// Close discards the file unless Commit was called: it is closed, the
+// staging directory and everything in it removed, and name is left as it
+// was. After Commit it does nothing and returns nil.
+func (f *AtomicFile) Close() error {
+	if f.state != atomicOpen {
+		return nil
+	}
+	f.state = atomicDiscarded
+	return f.release()
+}
+
+// release closes the file and the directory descriptors and removes the
+// stage with whatever is still in it.
+func (f *AtomicFile) release() error {
+	f.cleanup.Stop()
+	err := f.File.Close()
+	if rerr := f.stage.Remove(); err == nil {
+		err = rerr
+	}
+	closeFd(f.dir)
+	if err != nil && f.state == atomicDiscarded {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
