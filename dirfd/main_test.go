@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/testfs"
 )
 
 // The resolver profile is chosen once per process from RACEFREE_DISABLE, so
@@ -26,6 +27,10 @@ import (
 // the unprivileged uid/gid 65534, where permission checks really apply.
 //
 // Set RACEFREE_TEST_NOREEXEC=1 to run only the current process's profile.
+//
+// The filesystems of internal/testfs are mounted once, by this process when
+// a test first asks, handed to every child through testfs.Env, and
+// released after the last child has exited.
 
 const (
 	// childEnv marks a re-executed child and names its profile, so a child
@@ -48,11 +53,17 @@ func profileName(p string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if os.Getenv(childEnv) != "" || os.Getenv(noReexecEnv) != "" || !reexecWanted() {
-		os.Exit(code)
+	if os.Getenv(childEnv) == "" && os.Getenv(noReexecEnv) == "" && reexecWanted() {
+		if reexecAll() != 0 && code == 0 {
+			code = 1
+		}
 	}
-	if reexecAll() != 0 && code == 0 {
-		code = 1
+	// Only now: the children work on the filesystems this process mounted.
+	if err := testfs.Release(); err != nil {
+		fmt.Printf("=== racefree: releasing the test filesystems: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -146,11 +157,13 @@ func (c *child) run(nobodyDir, nobodyBin string) error {
 		bin = nobodyBin
 	}
 	cmd := exec.Command(bin, childArgs(os.Args[1:])...)
-	env := []string{childEnv + "=" + c.label, capability.EnvDisable + "=" + c.disable}
+	// The children reuse the filesystems this process's tests mounted
+	// (testfs): those running as uid 65534 could not mount their own.
+	env := append([]string{childEnv + "=" + c.label, capability.EnvDisable + "=" + c.disable}, testfs.Env()...)
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case childEnv, capability.EnvDisable:
+		case childEnv, capability.EnvDisable, testfs.EnvVar:
 			continue
 		case "TMPDIR", "HOME":
 			if c.nobody {

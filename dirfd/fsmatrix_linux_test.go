@@ -1,0 +1,342 @@
+package dirfd_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/staging"
+	"github.com/racefree/racefree/internal/testfs"
+)
+
+// The filesystem matrix: what the kernel decides per filesystem (rename
+// flags, O_TMPFILE, whiteouts) is checked on ext4, xfs, btrfs and tmpfs
+// (internal/testfs), and every operation in fsmOps runs on each of them.
+// TestMain's re-runs put the whole matrix under every capability profile
+// and, as root, under uid 65534 too.
+
+// fsmOp is one operation of the matrix. run gets a Dir on a fresh empty
+// directory of the filesystem under test; adding an operation to the
+// matrix is adding an entry to fsmOps.
+type fsmOp struct {
+	name string
+	run  func(t *testing.T, d *dirfd.Dir)
+}
+
+var fsmOps = []fsmOp{
+	{"Mkdir", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.Mkdir("a", 0o755))
+		if err := d.Mkdir("a", 0o755); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Mkdir of an existing name: %v, want ErrExist", err)
+		}
+		fsmExpect(t, d, "dir a")
+	}},
+	{"MkdirAll", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.MkdirAll("a/b/c", 0o755))
+		fsmNoErr(t, d.MkdirAll("a/b/c", 0o755)) // existing: no error, as os.MkdirAll
+		fsmExpect(t, d, "dir a\ndir a/b\ndir a/b/c")
+	}},
+	{"CreateOpen", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.Mkdir("a", 0o755))
+		f, err := d.Create("a/f")
+		fsmNoErr(t, err)
+		_, err = f.WriteString("hello")
+		fsmNoErr(t, errors.Join(err, f.Close()))
+		f, err = d.Open("a/f")
+		fsmNoErr(t, err)
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(f)
+		fsmNoErr(t, errors.Join(err, f.Close()))
+		if buf.String() != "hello" {
+			t.Errorf("read back %q, want %q", buf.String(), "hello")
+		}
+	}},
+	{"WriteFile", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.WriteFile("f", []byte("one"), 0o644))
+		fsmNoErr(t, d.WriteFile("f", []byte("two"), 0o644))
+		fsmExpect(t, d, "file f two")
+	}},
+	{"Symlink", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.Symlink("target", "l"))
+		if err := d.Symlink("other", "l"); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Symlink over an existing name: %v, want ErrExist", err)
+		}
+		fsmExpect(t, d, "symlink l target")
+	}},
+	{"Link", func(t *testing.T, d *dirfd.Dir) {
+		fsmNoErr(t, d.WriteFile("f", []byte("x"), 0o644))
+		fsmNoErr(t, d.Link("f", "g"))
+		f, err := d.Lstat("f")
+		fsmNoErr(t, err)
+		g, err := d.Lstat("g")
+		fsmNoErr(t, err)
+		fi, fok := inodeOf(f)
+		gi, gok := inodeOf(g)
+		if !fok || !gok || fi != gi {
+			t.Errorf("after Link, f is %v and g is %v, want one inode", fi, gi)
+		}
+		if err := d.Link("f", "g"); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Link over an existing name: %v, want ErrExist", err)
+		}
+	}},
+	{"Rename", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file a A\nfile b B\ndir sub")
+		fsmNoErr(t, d.Rename("a", "sub/a"))
+		fsmNoErr(t, d.Rename("b", "sub/a")) // replaces, as rename(2)
+		fsmExpect(t, d, "dir sub\nfile sub/a B")
+	}},
+	{"RenameNoReplace", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file a A\nfile b B")
+		if err := d.RenameNoReplace("a", "b"); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("RenameNoReplace onto an existing name: %v, want ErrExist", err)
+		}
+		fsmNoErr(t, d.RenameNoReplace("a", "c"))
+		fsmExpect(t, d, "file b B\nfile c A")
+	}},
+	{"Exchange", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file a A\ndir b\nfile b/f F")
+		err := d.Exchange("a", "b")
+		if !d.Capabilities().Has(capability.RenameExchange) {
+			// Never emulated: it must say so and change nothing.
+			if !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("Exchange without rename_exchange: %v, want ErrUnsupported", err)
+			}
+			fsmExpect(t, d, "file a A\ndir b\nfile b/f F")
+			return
+		}
+		fsmNoErr(t, err)
+		fsmExpect(t, d, "dir a\nfile a/f F\nfile b A")
+	}},
+	{"ReplaceSymlink", fsmReplaceSymlink},
+	{"RemoveAll", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, `
+			dir keep
+			file keep/f K
+			dir tree
+			dir tree/a
+			dir tree/a/b
+			file tree/a/b/f F
+			file tree/g G
+			symlink tree/out ../keep
+			symlink tree/a/abs /`)
+		fsmNoErr(t, d.RemoveAll("tree"))
+		fsmNoErr(t, d.RemoveAll("tree")) // already gone: no error, as os.RemoveAll
+		fsmExpect(t, d, "dir keep\nfile keep/f K")
+	}},
+}
+
+func TestFilesystemMatrix(t *testing.T) {
+	testfs.Each(t, func(t *testing.T, tfs testfs.FS) {
+		t.Run("capabilities", func(t *testing.T) { fsmCapabilities(t, tfs) })
+		for _, op := range fsmOps {
+			t.Run(op.name, func(t *testing.T) {
+				dir := filepath.Join(tfs.Dir, op.name)
+				fsmNoErr(t, os.Mkdir(dir, 0o755))
+				d, err := dirfd.Open(dir)
+				fsmNoErr(t, err)
+				t.Cleanup(func() { d.Close() })
+				op.run(t, d)
+			})
+		}
+	})
+}
+
+// fsmTrial is what a per-filesystem feature does when asked for directly,
+// in the empty directory fd.
+type fsmTrial func(fd int) error
+
+var fsmTrials = []struct {
+	feature capability.Feature
+	try     fsmTrial
+}{
+	{capability.OTmpfile, func(fd int) error {
+		tfd, err := unix.Openat(fd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+		if err == nil {
+			unix.Close(tfd)
+		}
+		return err
+	}},
+	{capability.RenameNoReplace, func(fd int) error {
+		fsmCreate(fd, "a", "b")
+		if err := unix.Renameat2(fd, "a", fd, "b", unix.RENAME_NOREPLACE); err != unix.EEXIST {
+			return fmt.Errorf("onto an existing name: %v, want EEXIST", err)
+		}
+		return unix.Renameat2(fd, "a", fd, "c", unix.RENAME_NOREPLACE)
+	}},
+	{capability.RenameExchange, func(fd int) error {
+		fsmCreate(fd, "a", "b")
+		a, b := fsmIno(fd, "a"), fsmIno(fd, "b")
+		if err := unix.Renameat2(fd, "a", fd, "b", unix.RENAME_EXCHANGE); err != nil {
+			return err
+		}
+		if fsmIno(fd, "a") != b || fsmIno(fd, "b") != a {
+			return errors.New("succeeded without swapping")
+		}
+		return nil
+	}},
+	{capability.RenameWhiteout, func(fd int) error {
+		fsmCreate(fd, "a")
+		if err := unix.Renameat2(fd, "a", fd, "b", unix.RENAME_WHITEOUT); err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, "a", &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+			return fmt.Errorf("left no whiteout (%v)", err)
+		}
+		return nil
+	}},
+}
+
+// fsmCapabilities compares capability.ProbeDir on the filesystem with what
+// the kernel does when each per-filesystem feature is tried directly.
+func fsmCapabilities(t *testing.T, tfs testfs.FS) {
+	dirFd := fsmOpenDir(t, tfs.Dir)
+	report, err := capability.ProbeDir(dirFd)
+	fsmNoErr(t, err)
+	var line []string
+	for _, trial := range fsmTrials {
+		f := trial.feature
+		got := report.Status(f)
+		line = append(line, fmt.Sprintf("%s=%v (%s)", f, got.Available, got.Detail))
+
+		scratch := filepath.Join(tfs.Dir, "kernel-"+string(f))
+		fsmNoErr(t, os.Mkdir(scratch, 0o700))
+		kernelErr := trial.try(fsmOpenDir(t, scratch))
+		switch {
+		case !capability.Has(f):
+			// The process lacks it (disabled by the profile, or not in the
+			// kernel for these credentials): the filesystem cannot add it.
+			if got.Available {
+				t.Errorf("%s: available on %s although the process report lacks it (%s)", f, tfs.Name, capability.Probe().Status(f).Detail)
+			}
+		case kernelErr == nil:
+			if !got.Available || got.Detail != capability.DetailConfirmed {
+				t.Errorf("%s: the kernel does it on %s, but ProbeDir says %v (%s)", f, tfs.Name, got.Available, got.Detail)
+			}
+		case capability.Unsupported(kernelErr):
+			if got.Available {
+				t.Errorf("%s: the kernel refuses it on %s (%v), but ProbeDir says available (%s)", f, tfs.Name, kernelErr, got.Detail)
+			}
+		default:
+			// A refusal that is not "unsupported" (EPERM: a whiteout needs
+			// CAP_MKNOD) must not mark the filesystem, but must be told.
+			if !got.Available || !strings.Contains(got.Detail, kernelErr.Error()) {
+				t.Errorf("%s: the kernel says %v on %s, want available with that in the detail; ProbeDir says %v (%s)", f, kernelErr, tfs.Name, got.Available, got.Detail)
+			}
+		}
+	}
+	t.Logf("%s (uid %d, %s): %s", tfs.Name, unix.Geteuid(), profileName(profile()), strings.Join(line, "; "))
+}
+
+// fsmReplaceSymlink replaces current -> v1 with current -> v2 and back while
+// two readers read current/f through the plain path: no reader may ever
+// find it missing or partial (G2), and no staging directory may be left.
+// The naive remove-then-symlink control lives in linkat's tests; here the
+// point is that the guarantee holds on this filesystem.
+func fsmReplaceSymlink(t *testing.T, d *dirfd.Dir) {
+	content := strings.Repeat("x", 1024)
+	fsmBuild(t, d, "dir v1\nfile v1/f "+content+"\ndir v2\nfile v2/f "+content+"\nsymlink current v1")
+	n := 2000
+	if testing.Short() {
+		n = 300
+	}
+	path := filepath.Join(d.Name(), "current", "f")
+	var stop atomic.Bool
+	var missing, partial atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for !stop.Load() {
+				b, err := os.ReadFile(path)
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					missing.Add(1)
+				case err != nil:
+					t.Errorf("reader: %v", err)
+					return
+				case len(b) != len(content):
+					partial.Add(1)
+				}
+			}
+		})
+	}
+	for i := range n {
+		if err := d.ReplaceSymlink([]string{"v2", "v1"}[i%2], "current"); err != nil {
+			t.Errorf("replace %d: %v", i, err)
+			break
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if missing.Load() != 0 || partial.Load() != 0 {
+		t.Errorf("in %d replaces, readers found current/f missing %d times and partial %d times", n, missing.Load(), partial.Load())
+	}
+	entries, err := d.ReadDir(".")
+	fsmNoErr(t, err)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), staging.Prefix) {
+			t.Errorf("staging leftover %s", e.Name())
+		}
+	}
+	if target, err := d.Readlink("current"); err != nil || target != "v1" {
+		t.Errorf("current -> %q, %v; want v1", target, err)
+	}
+}
+
+func fsmNoErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fsmBuild creates a tree spec (see buildTree) in d, by path.
+func fsmBuild(t *testing.T, d *dirfd.Dir, spec string) {
+	t.Helper()
+	buildTree(t, d.Name(), spec)
+}
+
+// fsmExpect checks that d holds exactly the tree spec describes: the spec
+// is built in a temporary directory and the two snapshots compared.
+func fsmExpect(t *testing.T, d *dirfd.Dir, spec string) {
+	t.Helper()
+	want := t.TempDir()
+	buildTree(t, want, spec)
+	if diff := cmp.Diff(snapshot(t, want), snapshot(t, d.Name())); diff != "" {
+		t.Errorf("tree differs from %q (-want +got):\n%s", spec, diff)
+	}
+}
+
+func fsmOpenDir(t *testing.T, dir string) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fsmNoErr(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+func fsmCreate(dir int, names ...string) {
+	for _, n := range names {
+		if fd, err := unix.Openat(dir, n, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600); err == nil {
+			unix.Close(fd)
+		}
+	}
+}
+
+func fsmIno(dir int, name string) uint64 {
+	var st unix.Stat_t
+	unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	return st.Ino
+}
