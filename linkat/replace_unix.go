@@ -13,10 +13,11 @@ import (
 // replacing whatever non-directory is there. An existing directory is not
 // replaced (EISDIR, or ENOTEMPTY/EEXIST as the filesystem says).
 //
-// Cost: 9 system calls: mkdirat, openat, fstat and geteuid to create and
-// check the stage; symlinkat and renameat; fstatat, unlinkat and close to
-// remove the stage only if it is still ours. Use a Replacer to replace many
-// links in one directory for 2 calls each.
+// Cost: 7 system calls: mkdirat, openat and fstat to create and check the
+// stage; symlinkat and renameat; unlinkat and close to remove the stage.
+// (One more, geteuid, where the effective uid cannot safely be remembered:
+// in a non-root process that may still change it; see internal/staging.)
+// Use a Replacer to replace many links in one directory for 2 calls each.
 //
 // Once the rename has published the link, a failure to remove the stage
 // (an attacker moved it) is not reported as a failure of the replacement:

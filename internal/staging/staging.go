@@ -16,9 +16,9 @@ package staging
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -68,7 +68,10 @@ func Create(parent int) (*Dir, error) {
 
 // verify checks that the directory we opened is the one we made: between
 // mkdirat and openat another user could have renamed ours away and put
-// their own in its place.
+// their own in its place. Only its owner (and a privileged process) can
+// enter a mode-0700 directory, so "ours" is "owned by our effective uid,
+// closed to everyone else"; O_DIRECTORY|O_NOFOLLOW at the open already
+// made it a directory and not a symlink to one.
 func (s *Dir) verify() error {
 	if err := eintr.Retry(func() error { return unix.Fstat(s.Fd, &s.st) }); err != nil {
 		return err
@@ -76,7 +79,7 @@ func (s *Dir) verify() error {
 	switch {
 	case s.st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("staging directory %s is not a directory", s.Name)
-	case int(s.st.Uid) != os.Geteuid():
+	case !ownedByUs(s.st.Uid):
 		return fmt.Errorf("staging directory %s is owned by uid %d, not by us", s.Name, s.st.Uid)
 	case s.st.Mode&0o077 != 0:
 		return fmt.Errorf("staging directory %s is accessible to others (mode %o)", s.Name, s.st.Mode&0o777)
@@ -84,20 +87,65 @@ func (s *Dir) verify() error {
 	return nil
 }
 
-// Remove removes the staging directory and closes it. The directory is
-// removed by name only while that name still refers to it, so an attacker
-// who renamed ours away and put something else there loses nothing. Entries
-// left inside (after a failed operation) are removed through the
-// descriptor first.
+// knownEuid caches our effective uid, or holds -1. os.Geteuid is a system
+// call, and a replacement costs only a handful, so the uid is remembered,
+// but only a value whose staleness can never admit a stranger's stage:
+//
+//   - 0: a directory owned by root was made by root, never by the
+//     attacker (who is not root). If we have since dropped to another uid,
+//     a stale 0 can only accept such a directory, and a mode-0700 root
+//     directory is one we cannot write into any more: the operation fails.
+//   - a uid the process can never leave (see euidFixed): it cannot be
+//     stale.
+//
+// What must not be cached is an unprivileged uid that a process may later
+// leave for root (the seteuid(user) ... seteuid(0) pattern of privileged
+// daemons): a stale cache would then accept, as root, a 0700 directory of
+// that user, who is exactly who the stage must be safe from. Such
+// processes compare with os.Geteuid every time.
+var knownEuid atomic.Int64
+
+func init() { knownEuid.Store(-1) }
+
+// ownedByUs reports whether uid is our effective uid. A mismatch with the
+// cache costs one os.Geteuid, never an acceptance.
+func ownedByUs(uid uint32) bool {
+	if c := knownEuid.Load(); c >= 0 && uint32(c) == uid {
+		return true
+	}
+	euid := os.Geteuid()
+	if euid == 0 || euidFixed() {
+		knownEuid.Store(int64(euid))
+	}
+	return uint32(euid) == uid
+}
+
+// Remove removes the staging directory and closes it. Entries left inside
+// (after a failed operation) are removed through the descriptor first, so
+// only our own stage is ever emptied, wherever it is now.
+//
+// The directory itself can only be removed by name, and the name is not
+// checked against the descriptor first (fstatat, then rmdir, would still
+// leave a window between the two). Why removing whatever the name refers to
+// now is safe:
+//
+//   - rmdir removes nothing but an empty directory: a stranger's contents
+//     are never touched, and a non-directory or a mount point is refused.
+//   - For the name to refer to anything but our stage, someone renamed our
+//     stage away. In a sticky directory only we (the stage's owner) or the
+//     directory's owner can do that, and the directory's owner controls
+//     every name in it anyway. In a non-sticky one it takes write and
+//     search permission on the directory, which already lets that user
+//     remove the empty directory now at the name itself: our rmdir does
+//     nothing for them they could not do.
+//   - If the name now refers to another stage of ours (in use by a
+//     concurrent operation), removing it makes that operation fail when it
+//     uses its descriptor; it cannot make it publish anything else.
+//
+// Our renamed-away stage is then left behind, empty, with the staging
+// prefix, for Dir.RemoveStale.
 func (s *Dir) Remove() error {
 	defer unix.Close(s.Fd)
-	var now unix.Stat_t
-	if err := unix.Fstatat(s.parent, s.Name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if now.Dev != s.st.Dev || now.Ino != s.st.Ino {
-		return errors.New("staging directory was replaced; left the stranger's object alone")
-	}
 	err := eintr.Retry(func() error { return unix.Unlinkat(s.parent, s.Name, unix.AT_REMOVEDIR) })
 	if err != unix.ENOTEMPTY && err != unix.EEXIST {
 		return err
