@@ -3,13 +3,23 @@
 package dirfd_test
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/dirfd"
@@ -324,4 +334,252 @@ func TestCreateAtomicRoute(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(root, "f")); err != nil || string(data) != "x" {
 		t.Errorf("f = %q, %v", data, err)
 	}
+}
+
+// raceContent is a file content that says whether it was read whole: a
+// length, the payload, and a checksum of both.
+func raceContent(seed byte, size int) []byte {
+	b := make([]byte, 8+size+4)
+	binary.BigEndian.PutUint64(b, uint64(size))
+	for i := range size {
+		b[8+i] = seed + byte(i*7)
+	}
+	binary.BigEndian.PutUint32(b[8+size:], crc32.ChecksumIEEE(b[:8+size]))
+	return b
+}
+
+// raceCheck returns nil if b is a whole raceContent.
+func raceCheck(b []byte) error {
+	if len(b) < 12 {
+		return fmt.Errorf("%d bytes: shorter than a header", len(b))
+	}
+	size := binary.BigEndian.Uint64(b)
+	if uint64(len(b)) != 8+size+4 {
+		return fmt.Errorf("%d bytes, header says %d", len(b), 8+size+4)
+	}
+	if crc32.ChecksumIEEE(b[:8+size]) != binary.BigEndian.Uint32(b[8+size:]) {
+		return errors.New("checksum mismatch")
+	}
+	return nil
+}
+
+// replaceRace replaces dir/f with write n times, alternating a large and a
+// small content, while two readers read dir/f in a loop. It returns how
+// many reads there were and the first bad one (missing, short, torn).
+func replaceRace(t *testing.T, dir string, write func(data []byte) error, n int, stopAtBad bool) (reads int64, bad error) {
+	t.Helper()
+	contents := [][]byte{raceContent(1, 64<<10), raceContent(2, 1<<10)}
+	if err := os.WriteFile(filepath.Join(dir, "f"), contents[1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var nreads atomic.Int64
+	var firstBad atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				b, err := os.ReadFile(filepath.Join(dir, "f"))
+				nreads.Add(1)
+				if err == nil {
+					err = raceCheck(b)
+				}
+				if err != nil {
+					firstBad.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n && !(stopAtBad && firstBad.Load() != nil); i++ {
+		if err := write(contents[i%2]); err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if p := firstBad.Load(); p != nil {
+		bad = *p
+	}
+	return nreads.Load(), bad
+}
+
+// memTempDir is a temporary directory on /dev/shm where there is one: the
+// race tests count replaces, and a tmpfs does thousands where a disk's
+// fsyncs allow hundreds. Atomicity does not depend on the filesystem.
+func memTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "racefree-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// TestWriteFileReadersNeverSeePartial is the G2 test for WriteFile: two
+// readers reading the name in a loop never find it missing, empty or torn
+// while it is replaced over and over. The same harness with the naive
+// os.WriteFile (truncate, then write) must catch a bad read, or the
+// harness proves nothing.
+func TestWriteFileReadersNeverSeePartial(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 300
+	}
+	t.Run("naive", func(t *testing.T) {
+		dir := memTempDir(t)
+		reads, bad := replaceRace(t, dir, func(data []byte) error {
+			return os.WriteFile(filepath.Join(dir, "f"), data, 0o644)
+		}, 20*n, true)
+		if bad == nil {
+			t.Fatalf("inconclusive: the naive os.WriteFile was not caught in %d replaces (%d reads)", 20*n, reads)
+		}
+		t.Logf("naive caught: %v", bad)
+	})
+	t.Run("racefree", func(t *testing.T) {
+		dir := memTempDir(t)
+		d := openDir(t, dir)
+		reads, bad := replaceRace(t, dir, func(data []byte) error {
+			return d.WriteFile("f", data, 0o644)
+		}, n, false)
+		if bad != nil {
+			t.Fatalf("a reader saw a bad file during %d replaces: %v", n, bad)
+		}
+		if left := stagingLeftovers(t, dir); len(left) != 0 {
+			t.Errorf("staging leftovers: %v", left)
+		}
+		t.Logf("%d replaces, %d reads, all whole", n, reads)
+	})
+}
+
+// The SIGKILL test starts the test binary itself as a writer that replaces
+// a file in a loop, and kills it at random moments.
+const (
+	killWriterEnv = "RACEFREE_TEST_KILL_WRITER" // "racefree" or "naive"
+	killDirEnv    = "RACEFREE_TEST_KILL_DIR"
+)
+
+// TestWriteFileKillWriter is the writer child of TestWriteFileSIGKILL; run
+// directly, it skips.
+func TestWriteFileKillWriter(t *testing.T) {
+	how, dir := os.Getenv(killWriterEnv), os.Getenv(killDirEnv)
+	if how == "" {
+		t.Skip("the writer child of TestWriteFileSIGKILL")
+	}
+	write := func(data []byte) error { return os.WriteFile(filepath.Join(dir, "f"), data, 0o644) }
+	if how == "racefree" {
+		d := openDir(t, dir)
+		write = func(data []byte) error { return d.WriteFile("f", data, 0o644) }
+	}
+	contents := [][]byte{raceContent(1, 64<<10), raceContent(2, 1<<10)}
+	for i := 0; ; i++ {
+		if err := write(contents[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			fmt.Println("ready")
+		}
+	}
+}
+
+// TestWriteFileSIGKILL is the crash test of WriteFile (G2, G5): a writer
+// killed with SIGKILL at a random moment leaves the file whole, old or new,
+// and only staging leftovers that RemoveStale(0) removes. The writers take
+// turns with the three capability profiles, so both the O_TMPFILE and the
+// named route are killed. The same harness must catch a torn file with the
+// naive os.WriteFile as the writer.
+//
+// It starts its own children, so it runs in the top-level test process only.
+func TestWriteFileSIGKILL(t *testing.T) {
+	if os.Getenv(childEnv) != "" || os.Getenv(killWriterEnv) != "" {
+		t.Skip("runs in the top-level test process only; it re-executes the test binary under every profile itself")
+	}
+	kills := 200
+	if testing.Short() {
+		kills = 40
+	}
+	// killOnce starts a writer, kills it at a random moment after its
+	// first complete write, and returns what it left under f.
+	killOnce := func(t *testing.T, dir, how, disable string) error {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWriteFileKillWriter$", "-test.count=1")
+		cmd.Env = append(os.Environ(), killWriterEnv+"="+how, killDirEnv+"="+dir,
+			noReexecEnv+"=1", capability.EnvDisable+"="+disable)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := bufio.NewScanner(out)
+		var seen []string
+		for lines.Scan() && lines.Text() != "ready" {
+			seen = append(seen, lines.Text())
+		}
+		time.Sleep(rand.N(3 * time.Millisecond))
+		cmd.Process.Kill()
+		io.Copy(io.Discard, out)
+		err = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("writer (%s, %s) ended by itself: %v\n%s%s", how, profileName(disable), err, strings.Join(seen, "\n"), stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "f"))
+		if err == nil {
+			err = raceCheck(b)
+		}
+		return err
+	}
+	setup := func(t *testing.T) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "f"), raceContent(2, 1<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+
+	t.Run("naive", func(t *testing.T) {
+		dir := setup(t)
+		for i := range kills {
+			if err := killOnce(t, dir, "naive", ""); err != nil {
+				t.Logf("naive caught after %d kills: %v", i+1, err)
+				return
+			}
+		}
+		t.Fatalf("inconclusive: %d kills of the naive writer never left a torn file", kills)
+	})
+	t.Run("racefree", func(t *testing.T) {
+		dir := setup(t)
+		for i := range kills {
+			disable := profiles[i%len(profiles)]
+			if err := killOnce(t, dir, "racefree", disable); err != nil {
+				t.Fatalf("kill %d (%s): the file is not whole: %v", i+1, profileName(disable), err)
+			}
+		}
+		leftovers := len(stagingLeftovers(t, dir))
+		d := openDir(t, dir)
+		removed, err := d.RemoveStale(0)
+		if err != nil {
+			t.Fatalf("RemoveStale(0): %v", err)
+		}
+		if removed != leftovers {
+			t.Errorf("RemoveStale(0) removed %d of %d leftovers", removed, leftovers)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Name() != "f" {
+			t.Errorf("after RemoveStale the directory holds %v, want only f", entries)
+		}
+		if leftovers == 0 {
+			t.Fatalf("inconclusive: none of %d kills landed during a WriteFile (no staging leftovers)", kills)
+		}
+		t.Logf("%d kills: the file was whole every time; %d left a stage, all removed", kills, leftovers)
+	})
 }
