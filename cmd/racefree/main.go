@@ -4,6 +4,10 @@
 // Usage:
 //
 //	racefree caps [--json] [DIR]
+//	racefree ln [-s] [-f] [-T] TARGET... LINK|DIR
+//	racefree mv [--exchange | -n] SRC DST
+//	racefree rm [-r] [-f] PATH...
+//	racefree write [--mode M] DEST
 //	racefree resolve [--root DIR] [--mode beneath|in-root|no-symlinks] PATH
 //
 // caps reports which race-free primitives the kernel offers, and with DIR,
@@ -11,9 +15,18 @@
 // directory that is removed again). resolve shows where PATH lands inside
 // the root directory, or why it is refused.
 //
+// ln, mv, rm and write follow coreutils. Each resolves the directory that
+// holds an operand's last component by its path, as any shell tool does,
+// and from then on acts only through a descriptor of that directory, so
+// nothing another user does to the names meanwhile can redirect the
+// operation: ln -f replaces a link atomically (readers never see the name
+// missing), mv --exchange swaps two names atomically, rm removes only the
+// object it examined, and write publishes a complete, synced file or
+// nothing.
+//
 // Every command exits 0 on success, 1 when the operation failed and 2 on a
 // usage error, and reports errors on standard error as
-// "racefree: CMD: reason".
+// "racefree: CMD: reason". Short flags may be combined (-sf, -rf).
 package main
 
 import (
@@ -48,6 +61,10 @@ type command struct {
 // usage text lists them. Each command lives in a file named after it.
 var commands = []command{
 	{"caps", "[--json] [DIR]", "report which race-free primitives the kernel and DIR's filesystem offer", runCaps},
+	{"ln", "[-s] [-f] [-T] TARGET... LINK|DIR", "make links; with -f an existing LINK is replaced atomically", runLn},
+	{"mv", "[--exchange | -n] SRC DST", "rename SRC to DST, swap them atomically (--exchange), or never replace DST (-n)", runMv},
+	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
+	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
 	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 }
 
@@ -69,6 +86,16 @@ func usagef(format string, args ...any) error {
 
 // errHelp reports that the user asked for help and it has been printed.
 var errHelp = errors.New("help requested")
+
+// errReported says that the command failed and has already reported each
+// failure with env.report (commands that go on after a failed operand, as
+// coreutils do).
+var errReported = errors.New("failures reported")
+
+// report prints a failure of the running command that does not end it.
+func (e *env) report(err error) {
+	fmt.Fprintf(e.stderr, "%s: %s: %v\n", programName, e.cmd.name, err)
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}))
@@ -100,6 +127,8 @@ func run(args []string, e *env) int {
 			return exitOK
 		case errors.Is(err, errHelp):
 			return exitOK
+		case errors.Is(err, errReported):
+			return exitFailed
 		case errors.As(err, &ue):
 			fmt.Fprintf(e.stderr, "%s: %s: %v\n", programName, c.name, err)
 			fmt.Fprintf(e.stderr, "usage: %s %s %s\n", programName, c.name, c.synopsis)
@@ -131,9 +160,11 @@ func newFlags(name string) *flag.FlagSet {
 }
 
 // parseFlags parses args with fs, allowing flags after operands (as GNU
-// tools do) until "--", and returns the operands. -h and --help print the
-// command's usage to e.stdout and return errHelp.
+// tools do) until "--", and returns the operands. Single-letter boolean
+// flags may be combined ("-sf"). -h and --help print the command's usage to
+// e.stdout and return errHelp.
 func parseFlags(fs *flag.FlagSet, e *env, args []string) ([]string, error) {
+	args = splitCombined(fs, args)
 	var operands []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -153,6 +184,43 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) ([]string, error) {
 		operands = append(operands, rest[0])
 		args = rest[1:]
 	}
+}
+
+// splitCombined rewrites combined single-letter boolean flags ("-rf") as
+// separate ones ("-r", "-f"), which package flag does not understand. An
+// argument is split only if it is not a flag itself and every letter is a
+// boolean flag of fs; "--" ends the flags.
+func splitCombined(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if !combinedFlags(fs, a) {
+			out = append(out, a)
+			continue
+		}
+		for _, c := range a[1:] {
+			out = append(out, "-"+string(c))
+		}
+	}
+	return out
+}
+
+func combinedFlags(fs *flag.FlagSet, a string) bool {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' || fs.Lookup(a[1:]) != nil {
+		return false
+	}
+	for _, c := range a[1:] {
+		f := fs.Lookup(string(c))
+		if f == nil {
+			return false
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			return false
+		}
+	}
+	return true
 }
 
 func printFlagsUsage(fs *flag.FlagSet, e *env) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,9 +49,16 @@ type result struct {
 // racefree runs the built command in dir with args and extra environment.
 func racefree(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	return racefreeIO(t, dir, env, nil, args...)
+}
+
+// racefreeIO is racefree with standard input read from stdin.
+func racefreeIO(t *testing.T, dir string, env []string, stdin io.Reader, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

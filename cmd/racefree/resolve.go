@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -177,11 +178,16 @@ func reason(err error) string {
 	return innermost(err)
 }
 
-// innermost drops the *fs.PathError wrapping, which repeats the name.
+// innermost drops the *fs.PathError or *os.LinkError wrapping, which
+// repeats the names.
 func innermost(err error) string {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
 		return pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Err.Error()
 	}
 	return err.Error()
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// makeTree builds entries under root from one-line specs, in order:
+// "dir a/b", "file a/f CONTENT" (CONTENT optional), "symlink a/l TARGET".
+// Missing parent directories are created.
+func makeTree(t *testing.T, root string, specs ...string) {
+	t.Helper()
+	for _, spec := range specs {
+		f := strings.SplitN(spec, " ", 3)
+		p := filepath.Join(root, f[1])
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch f[0] {
+		case "dir":
+			err = os.MkdirAll(p, 0o755)
+		case "file":
+			content := ""
+			if len(f) == 3 {
+				content = f[2]
+			}
+			err = os.WriteFile(p, []byte(content), 0o644)
+		case "symlink":
+			err = os.Symlink(f[2], p)
+		default:
+			t.Fatalf("bad tree spec %q", spec)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantLink checks that path is a symlink to target.
+func wantLink(t *testing.T, path, target string) {
+	t.Helper()
+	got, err := os.Readlink(path)
+	if err != nil || got != target {
+		t.Errorf("%s: link to %q (%v), want %q", path, got, err, target)
+	}
+}
+
+// wantContent checks that path is a regular file holding content.
+func wantContent(t *testing.T, path, content string) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("%s: not a regular file (%v, %v)", path, fi, err)
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != content {
+		t.Errorf("%s holds %q (%v), want %q", path, got, err, content)
+	}
+}
+
+// wantMissing checks that path does not exist.
+func wantMissing(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s exists (%v), want it gone", path, err)
+	}
+}
+
+// wantSameFile checks that two paths are hard links to one object.
+func wantSameFile(t *testing.T, a, b string) {
+	t.Helper()
+	fa, errA := os.Lstat(a)
+	fb, errB := os.Lstat(b)
+	if errA != nil || errB != nil || !os.SameFile(fa, fb) {
+		t.Errorf("%s and %s are not the same file (%v, %v)", a, b, errA, errB)
+	}
+}
+
+// wantNoStaging checks that nothing racefree stages in dir was left behind.
+func wantNoStaging(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".racefree-") {
+			t.Errorf("%s: staging leftover %s", dir, e.Name())
+		}
+	}
+}
