@@ -132,6 +132,9 @@ func rmError(arg string, err error) error {
 	if errors.Is(err, errRefused) || errors.Is(err, errIsDir) || errors.Is(err, errMountPoint) {
 		return fmt.Errorf("%s: %w", arg, err)
 	}
+	if errors.Is(err, syscall.EXDEV) {
+		return fmt.Errorf("cannot remove %s: it contains a mount point; rm -r does not enter other filesystems", arg)
+	}
 	return fmt.Errorf("cannot remove %s: %s", arg, explain(err))
 }
 

@@ -94,7 +94,7 @@ func TestRmRecursiveStopsAtMountPoints(t *testing.T) {
 		makeTree(t, root, "file "+mnt+"/keep data")
 	}
 	r := racefree(t, root, nil, "rm", "-r", "m", "d")
-	r.expect(t, 1, nil, []string{"racefree: rm: m: is a mount point", "racefree: rm: cannot remove d: "})
+	r.expect(t, 1, nil, []string{"racefree: rm: m: is a mount point", "racefree: rm: cannot remove d: it contains a mount point"})
 	wantContent(t, filepath.Join(root, "m/keep"), "data")
 	wantContent(t, filepath.Join(root, "d/sub/keep"), "data")
 }
