@@ -120,6 +120,44 @@ var fsmOps = []fsmOp{
 		fsmExpect(t, d, "dir a\nfile a/f F\nfile b A")
 	}},
 	{"ReplaceSymlink", fsmReplaceSymlink},
+	{"WriteFileReplaceWindow", fsmWriteFileWindow},
+	{"CreateAtomic", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file f old")
+		f, err := d.CreateAtomic("f", 0o644)
+		fsmNoErr(t, err)
+		_, err = f.WriteString("new")
+		fsmNoErr(t, err)
+		if b, err := d.ReadFile("f"); err != nil || string(b) != "old" {
+			t.Errorf("before Commit, f holds %q, %v; want the old content", b, err)
+		}
+		fsmNoErr(t, f.Commit())
+		fsmNoErr(t, f.Close())
+		f, err = d.CreateAtomic("f", 0o644)
+		fsmNoErr(t, err)
+		_, err = f.WriteString("discarded")
+		fsmNoErr(t, errors.Join(err, f.Close()))
+		fsmExpect(t, d, "file f new") // and Close without Commit leaves nothing
+	}},
+	{"RemoveStale", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, `
+			dir .racefree-0123456789abcdef
+			file .racefree-0123456789abcdef/file half-written
+			chmod .racefree-0123456789abcdef 700
+			dir .racefree-conflict-0123
+			file .racefree-conflict-0123/f somebody's
+			chmod .racefree-conflict-0123 700
+			dir keep`)
+		removed, err := d.RemoveStale(0)
+		fsmNoErr(t, err)
+		if removed != 1 {
+			t.Errorf("RemoveStale removed %d, want 1", removed)
+		}
+		fsmExpect(t, d, `
+			dir .racefree-conflict-0123
+			file .racefree-conflict-0123/f somebody's
+			chmod .racefree-conflict-0123 700
+			dir keep`)
+	}},
 	{"RemoveAll", func(t *testing.T, d *dirfd.Dir) {
 		fsmBuild(t, d, `
 			dir keep
@@ -240,21 +278,50 @@ func fsmCapabilities(t *testing.T, tfs testfs.FS) {
 	t.Logf("%s (uid %d, %s): %s", tfs.Name, unix.Geteuid(), profileName(profile()), strings.Join(line, "; "))
 }
 
-// fsmReplaceSymlink replaces current -> v1 with current -> v2 and back while
-// two readers read current/f through the plain path: no reader may ever
-// find it missing or partial (G2), and no staging directory may be left.
-// The naive remove-then-symlink control lives in linkat's tests; here the
-// point is that the guarantee holds on this filesystem.
+// fsmReplaceSymlink replaces current -> v1 with current -> v2 and back
+// while readers read current/f by path: none may ever find it missing or
+// partial (G2), and no staging directory may be left. The naive
+// remove-then-symlink control is in linkat's tests; the point here is that
+// the guarantee holds on this filesystem.
 func fsmReplaceSymlink(t *testing.T, d *dirfd.Dir) {
 	content := strings.Repeat("x", 1024)
 	fsmBuild(t, d, "dir v1\nfile v1/f "+content+"\ndir v2\nfile v2/f "+content+"\nsymlink current v1")
-	n := 2000
-	if testing.Short() {
-		n = 300
+	n := fsmReplaceWindow(t, filepath.Join(d.Name(), "current", "f"), 2000,
+		func(i int) error { return d.ReplaceSymlink([]string{"v2", "v1"}[i%2], "current") },
+		func(b []byte) bool { return string(b) == content })
+	fsmNoStaging(t, d)
+	if target, err := d.Readlink("current"); err != nil || target != []string{"v2", "v1"}[(n-1)%2] {
+		t.Errorf("current -> %q, %v; want the last version written", target, err)
 	}
-	path := filepath.Join(d.Name(), "current", "f")
+}
+
+// fsmWriteFileWindow rewrites f with WriteFile, alternating two contents
+// of one length, while readers read it: each read must give one of them
+// whole (G2).
+func fsmWriteFileWindow(t *testing.T, d *dirfd.Dir) {
+	versions := [][]byte{bytes.Repeat([]byte("a"), 8192), bytes.Repeat([]byte("b"), 8192)}
+	fsmNoErr(t, d.WriteFile("f", versions[1], 0o644))
+	// Each WriteFile is durable (two fsyncs): a few hundred milliseconds'
+	// worth on a disk filesystem.
+	n := fsmReplaceWindow(t, filepath.Join(d.Name(), "f"), 100,
+		func(i int) error { return d.WriteFile("f", versions[i%2], 0o644) },
+		func(b []byte) bool { return bytes.Equal(b, versions[0]) || bytes.Equal(b, versions[1]) })
+	fsmNoStaging(t, d)
+	if b, err := d.ReadFile("f"); err != nil || !bytes.Equal(b, versions[(n-1)%2]) {
+		t.Errorf("f after the last WriteFile: %d bytes, %v", len(b), err)
+	}
+}
+
+// fsmReplaceWindow calls replace(0), replace(1), ... (n times, a fifth of
+// that with -short) while two readers read path, and fails the test if a reader ever found it missing or read
+// content that valid refuses. It returns how many replaces it made.
+func fsmReplaceWindow(t *testing.T, path string, n int, replace func(i int) error, valid func([]byte) bool) int {
+	t.Helper()
+	if testing.Short() {
+		n /= 5
+	}
 	var stop atomic.Bool
-	var missing, partial atomic.Int64
+	var missing, invalid atomic.Int64
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
@@ -266,32 +333,35 @@ func fsmReplaceSymlink(t *testing.T, d *dirfd.Dir) {
 				case err != nil:
 					t.Errorf("reader: %v", err)
 					return
-				case len(b) != len(content):
-					partial.Add(1)
+				case !valid(b):
+					invalid.Add(1)
 				}
 			}
 		})
 	}
-	for i := range n {
-		if err := d.ReplaceSymlink([]string{"v2", "v1"}[i%2], "current"); err != nil {
-			t.Errorf("replace %d: %v", i, err)
+	done := 0
+	for ; done < n; done++ {
+		if err := replace(done); err != nil {
+			t.Errorf("replace %d: %v", done, err)
 			break
 		}
 	}
 	stop.Store(true)
 	wg.Wait()
-	if missing.Load() != 0 || partial.Load() != 0 {
-		t.Errorf("in %d replaces, readers found current/f missing %d times and partial %d times", n, missing.Load(), partial.Load())
+	if missing.Load() != 0 || invalid.Load() != 0 {
+		t.Errorf("in %d replaces, readers found %s missing %d times and partial or mixed %d times", done, path, missing.Load(), invalid.Load())
 	}
+	return done
+}
+
+func fsmNoStaging(t *testing.T, d *dirfd.Dir) {
+	t.Helper()
 	entries, err := d.ReadDir(".")
 	fsmNoErr(t, err)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), staging.Prefix) {
 			t.Errorf("staging leftover %s", e.Name())
 		}
-	}
-	if target, err := d.Readlink("current"); err != nil || target != "v1" {
-		t.Errorf("current -> %q, %v; want v1", target, err)
 	}
 }
 
