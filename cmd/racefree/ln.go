@@ -94,6 +94,8 @@ func planLinks(operands []string, noTargetDir bool) (*lnPlan, error) {
 	switch {
 	case !link.isEntry():
 		return nil, fmt.Errorf("%s: names a directory, not a link to create", last)
+	case link.slash && noTargetDir:
+		return nil, fmt.Errorf("%s: with -T, LINK names the link itself and cannot end in /", last)
 	case link.slash:
 		return nil, fmt.Errorf("%s: not a directory (a LINK ending in / must be an existing directory)", last)
 	}
