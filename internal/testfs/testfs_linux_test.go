@@ -111,7 +111,13 @@ func TestWatchdog(t *testing.T) {
 	for _, mode := range []string{"release", "kill"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOwner$", "-test.v")
-			cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+			// Without EnvVar: the helper must mount its own.
+			cmd.Env = []string{helperEnv + "=" + mode}
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, EnvVar+"=") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
