@@ -75,11 +75,10 @@ type AtomicFile struct {
 	staged string // the file's name in the stage; "" while an O_TMPFILE is unnamed
 	// syncfs: dir could not be opened for reading (a write-only directory),
 	// so its entry is made durable by syncing the whole filesystem.
-	syncfs  bool
-	replace bool // an old file exists: give the new one its owner and mode
-	uid     int
-	gid     int
-	mode    fs.FileMode
+	syncfs bool
+	// old is the lstat of the file being replaced, whose owner and mode
+	// the new one gets; nil for a new name.
+	old     *unix.Stat_t
 	state   atomicState
 	cleanup runtime.Cleanup
 }
@@ -201,19 +200,25 @@ func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name,
 			closeFd(f.dir)
 		}
 	}()
-	var st unix.Stat_t
-	if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
-		return nil, err
+	// The filesystem, for what has been learned about O_TMPFILE on it.
+	var dev uint64
+	if old != nil {
+		dev = uint64(old.Dev)
+		// Created with the old file's permissions, so that Commit seldom
+		// has to change them: nobody else can reach the file in the stage
+		// whatever its mode.
+		f.old, perm = old, uint32(old.Mode)&0o7777
+	} else {
+		var st unix.Stat_t
+		if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
+			return nil, err
+		}
+		dev = uint64(st.Dev)
 	}
 	if f.stage, err = staging.Create(f.dir); err != nil {
 		return nil, err
 	}
-	if old != nil {
-		// Private until Commit gives it the old file's mode.
-		perm = 0o600
-		f.replace, f.uid, f.gid, f.mode = true, int(old.Uid), int(old.Gid), fileinfo.Mode(uint32(old.Mode))
-	}
-	fd, staged, err := createStaged(f.stage, uint64(st.Dev), perm)
+	fd, staged, err := createStaged(f.stage, dev, perm)
 	if err != nil {
 		f.stage.Remove()
 		return nil, err
@@ -259,12 +264,8 @@ func (f *AtomicFile) Commit() error {
 }
 
 func (f *AtomicFile) publish() error {
-	if f.replace {
-		if err := f.restoreOwner(); err != nil {
-			return err
-		}
-		// After fchown, which clears the set-id bits.
-		if err := f.File.Chmod(f.mode); err != nil {
+	if f.old != nil {
+		if err := f.restoreOwnerAndMode(); err != nil {
 			return err
 		}
 	}
@@ -286,19 +287,43 @@ func (f *AtomicFile) publish() error {
 	return nil
 }
 
-// restoreOwner gives the new file the old one's owner and group. Only root
-// (CAP_CHOWN) may give a file away; an owner may still set the group if it
-// belongs to it. What the caller may not do is left as created, as
-// documented on AtomicFile.
-func (f *AtomicFile) restoreOwner() error {
-	err := f.File.Chown(f.uid, f.gid)
-	if errors.Is(err, fs.ErrPermission) {
-		err = f.File.Chown(-1, f.gid)
-		if errors.Is(err, fs.ErrPermission) {
-			err = nil
-		}
+// restoreOwnerAndMode gives the new file the old one's owner, group and
+// mode, changing only what differs (usually nothing: the file was created
+// with the old permissions, and by the old owner more often than not).
+// Only root (CAP_CHOWN) may give a file away, and an owner may set the
+// group only to one it belongs to: what the caller may not change is left
+// as created, as documented on AtomicFile.
+func (f *AtomicFile) restoreOwnerAndMode() error {
+	rc, err := f.File.SyscallConn()
+	if err != nil {
+		return err
 	}
-	return err
+	var st unix.Stat_t
+	var statErr error
+	if err := rc.Control(func(fd uintptr) {
+		statErr = eintr.Retry(func() error { return unix.Fstat(int(fd), &st) })
+	}); err != nil {
+		return err
+	}
+	if statErr != nil {
+		return statErr
+	}
+	mode := fileinfo.Mode(uint32(f.old.Mode))
+	if st.Uid != f.old.Uid || st.Gid != f.old.Gid {
+		err := f.File.Chown(int(f.old.Uid), int(f.old.Gid))
+		if errors.Is(err, fs.ErrPermission) {
+			err = f.File.Chown(-1, int(f.old.Gid))
+		}
+		if err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		// fchown clears the set-id bits: set the mode afterwards, always.
+		return f.File.Chmod(mode)
+	}
+	if st.Mode&0o7777 != f.old.Mode&0o7777 {
+		return f.File.Chmod(mode)
+	}
+	return nil
 }
 
 // syncDir makes the rename durable.
