@@ -109,9 +109,11 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // everything. perm (less the umask) is the new file's mode when name does
 // not exist; an existing file's mode is kept.
 //
-// Cost when committed, on Linux with O_TMPFILE and openat2, name in the
-// Dir's own directory: about 20 system calls, two of them fsync (the file,
-// then its directory).
+// Cost of WriteFile replacing a file in the Dir's own directory, on Linux
+// with O_TMPFILE: 17 system calls (16 on the named route), two of them
+// fsync, the file's and then its directory's. The directory fsync is what
+// makes the rename itself durable; on a disk filesystem it costs a second
+// journal commit, about as much as the first.
 func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 	var f *AtomicFile
 	err := d.do(name, func() error {
