@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,6 +235,9 @@ func TestLinkFdOtherCredentials(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "PASS") {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
+	if strings.Contains(string(out), "--- SKIP") {
+		t.Skipf("child skipped:\n%s", out)
+	}
 	if ino(t, filepath.Join(dir, "linked")) != ino(t, f) {
 		t.Fatal("linked is not f")
 	}
@@ -250,7 +252,9 @@ func linkInherited(t *testing.T, dir string) {
 		t.Fatalf("linkat(AT_EMPTY_PATH) of a descriptor opened by root: %v, want ENOENT", err)
 	}
 	if !capability.Has(capability.LinkEmptyPath) {
-		t.Fatal("the probe should find AT_EMPTY_PATH usable for our own descriptors: " + strconv.Itoa(os.Geteuid()))
+		// Before Linux 6.10 an unprivileged process cannot use
+		// AT_EMPTY_PATH at all, so there is no fallback to exercise.
+		t.Skip("linkat(AT_EMPTY_PATH) is not available to uid 65534 on this kernel")
 	}
 	if err := linkat.LinkFd(fd, dirfd, "linked"); err != nil {
 		t.Fatal(err)
