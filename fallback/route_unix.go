@@ -1,0 +1,65 @@
+//go:build unix
+
+package fallback
+
+import (
+	"os"
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// CanMoveAside reports whether TakeAside can take the object that fd
+// refers to (st is its fstat) out of its directory and, if the name turns
+// out to refer to someone else's object, put that one back without
+// replacing anything. If not, why says what is missing.
+//
+// The decision looks only at our own object and at the filesystem, never at
+// what the name refers to now: another user must not be able to steer us
+// to a weaker sequence by putting an object of theirs under the name.
+//
+//   - Non-directories can always be taken aside: a stranger's object is put
+//     back with RENAME_NOREPLACE, or with link+unlink from the stage, which
+//     is just as exact there (see LinkUnlink).
+//   - A directory can be put back without replacing an empty directory that
+//     has appeared meanwhile only with a kernel no-replace rename
+//     (renameat2 RENAME_NOREPLACE on this filesystem, macOS RENAME_EXCL);
+//     rename(2) would replace an empty one.
+//   - Moving a directory to another parent rewrites its ".." entry, which
+//     needs write permission on the directory itself: a directory of ours we
+//     cannot write cannot be taken aside (rmdir would not need it).
+func CanMoveAside(fd int, st *unix.Stat_t) (ok bool, why string) {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return true, ""
+	}
+	if !noReplaceForDirs(uint64(st.Dev)) {
+		return false, "this filesystem has no no-replace rename for directories"
+	}
+	if !canRewriteDotDot(fd, st) {
+		return false, "the directory is not writable, so it cannot be moved to another parent"
+	}
+	return true, ""
+}
+
+// modeAllowsWrite decides write permission from the mode bits, as the
+// kernel does without ACLs; root may write anything.
+func modeAllowsWrite(st *unix.Stat_t) bool {
+	euid := os.Geteuid()
+	switch {
+	case euid == 0:
+		return true
+	case int(st.Uid) == euid:
+		return st.Mode&0o200 != 0
+	case inGroup(int(st.Gid)):
+		return st.Mode&0o020 != 0
+	}
+	return st.Mode&0o002 != 0
+}
+
+func inGroup(gid int) bool {
+	if os.Getegid() == gid {
+		return true
+	}
+	groups, err := os.Getgroups()
+	return err == nil && slices.Contains(groups, gid)
+}
