@@ -55,9 +55,13 @@ func baseDirFlags(opath bool) int {
 }
 
 // maxEAGAIN bounds the retries of an openat2 lookup that raced with a
-// rename somewhere on the system: the kernel refuses such a lookup with
-// EAGAIN rather than risk an escape through "..", and an attacker renaming
-// in a loop could otherwise keep us spinning.
+// rename: the kernel refuses a scoped lookup through ".." with EAGAIN
+// whenever any rename anywhere on the system happened meanwhile, rather
+// than risk an escape. An attacker renaming in a loop (or merely a busy
+// machine) could keep us spinning, so after maxEAGAIN tries the lookup is
+// handed to the component walk. That is no downgrade: the walk never opens
+// "..", it restarts from the root descriptor, so no rename can lead it out
+// (G1); it is only slower.
 const maxEAGAIN = 64
 
 // open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
@@ -81,7 +85,7 @@ func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
 			if tries < maxEAGAIN {
 				continue
 			}
-			return -1, fmt.Errorf("lookup raced with renames %d times in a row: %w", tries, err)
+			return d.walkOpen(name, flags, perm)
 		case unix.EXDEV:
 			// RESOLVE_BENEATH/IN_ROOT/NO_XDEV all say "would leave" with
 			// EXDEV; without NoXDev it can only be an escape.
