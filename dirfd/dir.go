@@ -26,6 +26,8 @@ import (
 	"io/fs"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/racefree/racefree/fallback"
 )
 
 // ErrEscape is matched (errors.Is) by every error caused by a name that
@@ -41,8 +43,10 @@ var errCrossesMount = fmt.Errorf("%w: crosses a mount point (NoXDev)", ErrEscape
 
 // ErrChanged is matched by errors from operations on "the object I opened"
 // that found the name referring to a different object: nothing was done to
-// the object that is there now (guarantee G3).
-var ErrChanged = errors.New("object changed since it was opened")
+// the object that is there now (guarantee G3). It is fallback.ErrChanged,
+// so errors from the descriptor-level packages (unlinkat, renameat2) match
+// it too.
+var ErrChanged = fallback.ErrChanged
 
 // Option configures Open and FromFile.
 type Option func(*config)
