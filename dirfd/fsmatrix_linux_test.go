@@ -301,10 +301,9 @@ func fsmReplaceSymlink(t *testing.T, d *dirfd.Dir) {
 func fsmWriteFileWindow(t *testing.T, d *dirfd.Dir) {
 	versions := [][]byte{bytes.Repeat([]byte("a"), 8192), bytes.Repeat([]byte("b"), 8192)}
 	fsmNoErr(t, d.WriteFile("f", versions[1], 0o644))
-	// Each WriteFile is durable (two fsyncs, about 10 ms on a loop-mounted
-	// disk filesystem, far more when six test processes share it): a
-	// smoke test here, the thorough window test is the atomic tests' own.
-	n := fsmReplaceWindow(t, filepath.Join(d.Name(), "f"), 30,
+	// Each WriteFile is durable: two fsyncs, cheap on testfs's in-memory
+	// images but slow on a real disk, so fewer replaces than above.
+	n := fsmReplaceWindow(t, filepath.Join(d.Name(), "f"), 50,
 		func(i int) error { return d.WriteFile("f", versions[i%2], 0o644) },
 		func(b []byte) bool { return bytes.Equal(b, versions[0]) || bytes.Equal(b, versions[1]) })
 	fsmNoStaging(t, d)

@@ -30,6 +30,8 @@ var disks = []disk{
 }
 
 const (
+	// shm is the usual tmpfs that anyone may write to.
+	shm       = "/dev/shm"
 	tmpfsName = "tmpfs"
 	tmpfsOpts = "size=64m,mode=0755"
 	// scratchName is the world-writable directory in each mount's root
@@ -51,19 +53,23 @@ func unprivileged() []cell {
 	for _, d := range disks {
 		cells = append(cells, cell{Name: d.name, Skip: fmt.Sprintf("not root (euid %d): cannot loop-mount an image of %s; run the tests as root to cover it", os.Geteuid(), d.name)})
 	}
-	const shm = "/dev/shm"
-	var st unix.Statfs_t
-	err := unix.Statfs(shm, &st)
-	switch {
-	case err == nil && st.Type != unix.TMPFS_MAGIC:
-		err = fmt.Errorf("%s is not a tmpfs", shm)
-	case err == nil:
-		err = unix.Access(shm, unix.W_OK|unix.X_OK)
-	}
-	if err != nil {
+	if err := usableTmpfs(shm); err != nil {
 		return append(cells, cell{Name: tmpfsName, Skip: fmt.Sprintf("not root (euid %d) and no usable tmpfs: %v", os.Geteuid(), err)})
 	}
 	return append(cells, cell{Name: tmpfsName, Scratch: shm})
+}
+
+// usableTmpfs says why dir is not a tmpfs this process can write in, if
+// it is not.
+func usableTmpfs(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return err
+	}
+	if st.Type != unix.TMPFS_MAGIC {
+		return fmt.Errorf("%s is not a tmpfs", dir)
+	}
+	return unix.Access(dir, unix.W_OK|unix.X_OK)
 }
 
 // mounts is what the process that mounted the filesystems holds: the
@@ -80,7 +86,15 @@ type mounts struct {
 // skipped with the reason; only a failure to set up the base directory or
 // the watchdog is an error.
 func mountAll() ([]cell, owner, error) {
-	base, err := os.MkdirTemp("", "racefree-testfs-")
+	// The images are best kept in memory: the durable operations under
+	// test fsync, and on images backed by a disk file every fsync of six
+	// concurrent test processes waits for that disk (seconds per test on
+	// btrfs). The filesystems are the same either way.
+	parent := shm
+	if usableTmpfs(parent) != nil {
+		parent = os.TempDir()
+	}
+	base, err := os.MkdirTemp(parent, "racefree-testfs-")
 	if err != nil {
 		return nil, nil, err
 	}

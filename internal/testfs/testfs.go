@@ -5,10 +5,11 @@
 //
 // As root on Linux, the first Each in a process makes a sparse image per
 // disk filesystem, formats it, loop-mounts it, and mounts a tmpfs, all under
-// one fresh directory in os.TempDir (so a leftover of an earlier, killed
-// run is never in the way). Each mount holds a world-writable, sticky
-// scratch directory, and every sub-test works in a fresh directory of its
-// own inside it, so that concurrent test processes never meet.
+// one fresh directory in /dev/shm (in memory, so fsync is cheap) or else
+// os.TempDir; being fresh, it is never in the way of a leftover of an
+// earlier, killed run. Each mount holds a world-writable, sticky scratch
+// directory, and every sub-test works in a fresh directory of its own
+// inside it, so that concurrent test processes never meet.
 //
 // A test binary that re-executes itself (dirfd's TestMain does, once per
 // capability profile and as uid 65534) passes Env to its children, which
