@@ -7,7 +7,64 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/racefree/racefree/capability"
 )
+
+// cmdCase is one run of a command in a fresh directory built from tree.
+type cmdCase struct {
+	name   string
+	tree   []string
+	args   []string
+	stdin  string
+	code   int
+	stderr []string // substrings; on failure always "racefree: CMD: "
+	check  func(t *testing.T, root string)
+	// needs is the feature without which the case's outcome differs (it
+	// is skipped then).
+	needs capability.Feature
+}
+
+// run runs the case with RACEFREE_DISABLE set to disable.
+func (tc cmdCase) run(t *testing.T, disable string) {
+	t.Helper()
+	if tc.needs != "" && (!capability.Has(tc.needs) || disable != "") {
+		t.Skipf("needs %s", tc.needs)
+	}
+	root := t.TempDir()
+	makeTree(t, root, tc.tree...)
+	var env []string
+	if disable != "" {
+		env = []string{capability.EnvDisable + "=" + disable}
+	}
+	r := racefreeIO(t, root, env, strings.NewReader(tc.stdin), tc.args...)
+	stderr := tc.stderr
+	if tc.code != 0 {
+		stderr = append([]string{"racefree: " + tc.args[0] + ": "}, stderr...)
+	}
+	r.expect(t, tc.code, nil, stderr)
+	if tc.code == 0 && r.stderr != "" {
+		t.Errorf("success with stderr:\n%s", r.stderr)
+	}
+	if tc.code == exitUsage && !strings.Contains(r.stderr, "usage: racefree "+tc.args[0]) {
+		t.Errorf("usage error without the usage line:\n%s", r.stderr)
+	}
+	if tc.check != nil {
+		tc.check(t, root)
+	}
+	wantNoStaging(t, root)
+}
+
+// TestCommandsWithoutPrimitives runs every command case again with all
+// optional kernel primitives reported missing, so the CLI is seen to work
+// (with the same outcomes) on the fallbacks too.
+func TestCommandsWithoutPrimitives(t *testing.T) {
+	for name, cases := range map[string][]cmdCase{"ln": lnCases(), "mv": mvCases(), "rm": rmCases(), "write": writeCases(t)} {
+		for _, tc := range cases {
+			t.Run(name+"/"+tc.name, func(t *testing.T) { tc.run(t, "all") })
+		}
+	}
+}
 
 // makeTree builds entries under root from one-line specs, in order:
 // "dir a/b", "file a/f CONTENT" (CONTENT optional), "symlink a/l TARGET".

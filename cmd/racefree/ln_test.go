@@ -5,49 +5,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
 
-// cmdCase is one run of a command in a fresh directory built from tree.
-type cmdCase struct {
-	name   string
-	tree   []string
-	args   []string
-	code   int
-	stderr []string // substrings; on failure always "racefree: CMD: "
-	check  func(t *testing.T, root string)
-}
-
-func (tc cmdCase) run(t *testing.T, env ...string) {
-	t.Helper()
-	root := t.TempDir()
-	makeTree(t, root, tc.tree...)
-	r := racefree(t, root, env, tc.args...)
-	stderr := tc.stderr
-	if tc.code != 0 {
-		stderr = append([]string{"racefree: " + tc.args[0] + ": "}, stderr...)
-	}
-	r.expect(t, tc.code, nil, stderr)
-	if tc.code == 0 && r.stderr != "" {
-		t.Errorf("success with stderr:\n%s", r.stderr)
-	}
-	if tc.code == exitUsage && !strings.Contains(r.stderr, "usage: racefree "+tc.args[0]) {
-		t.Errorf("usage error without the usage line:\n%s", r.stderr)
-	}
-	if tc.check != nil {
-		tc.check(t, root)
-	}
-	if fi, err := os.Stat(root); err == nil && fi.IsDir() {
-		wantNoStaging(t, root)
-	}
-}
-
 func TestLn(t *testing.T) {
+	for _, tc := range lnCases() {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "") })
+	}
+}
+
+func lnCases() []cmdCase {
 	j := filepath.Join
-	for _, tc := range []cmdCase{
+	return []cmdCase{
 		{name: "one target links into the current directory",
 			tree: []string{"dir a"}, args: []string{"ln", "-s", "a/t"},
 			check: func(t *testing.T, r string) { wantLink(t, j(r, "t"), "a/t") }},
@@ -169,8 +140,6 @@ func TestLn(t *testing.T) {
 		{name: "-T with one operand", args: []string{"ln", "-T", "a"}, code: 2},
 		{name: "unknown flag", args: []string{"ln", "-sx", "a", "b"}, code: 2, stderr: []string{"flag provided but not defined"}},
 		{name: "empty operand", args: []string{"ln", "-s", "", "b"}, code: 2, stderr: []string{"empty operand"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t) })
 	}
 }
 

@@ -8,8 +8,14 @@ import (
 )
 
 func TestRm(t *testing.T) {
+	for _, tc := range rmCases() {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "") })
+	}
+}
+
+func rmCases() []cmdCase {
 	j := filepath.Join
-	for _, tc := range []cmdCase{
+	return []cmdCase{
 		{name: "file",
 			tree: []string{"file f"}, args: []string{"rm", "f"},
 			check: func(t *testing.T, r string) { wantMissing(t, j(r, "f")) }},
@@ -72,8 +78,6 @@ func TestRm(t *testing.T) {
 		{name: "no operands with -f", args: []string{"rm", "-f"}},
 		{name: "empty operand", args: []string{"rm", "-f", ""}, code: 2, stderr: []string{"empty operand"}},
 		{name: "unknown flag", args: []string{"rm", "-i", "x"}, code: 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t) })
 	}
 }
 

@@ -6,22 +6,18 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
 func TestWrite(t *testing.T) {
+	for _, tc := range writeCases(t) {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "") })
+	}
+}
+
+func writeCases(t *testing.T) []cmdCase {
 	j := filepath.Join
-	root := t.TempDir()
-	// What the umask makes of 0666, measured rather than read (reading it
-	// means setting it).
-	if err := os.WriteFile(j(root, "probe"), nil, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	probe, err := os.Stat(j(root, "probe"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	umasked := umaskedMode(t, 0o666)
 	wantMode := func(t *testing.T, path string, mode fs.FileMode) {
 		t.Helper()
 		fi, err := os.Lstat(path)
@@ -29,21 +25,12 @@ func TestWrite(t *testing.T) {
 			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode(), err, mode)
 		}
 	}
-
-	for _, tc := range []struct {
-		name   string
-		tree   []string
-		args   []string
-		stdin  string
-		code   int
-		stderr string
-		check  func(t *testing.T, r string)
-	}{
+	return []cmdCase{
 		{name: "new file",
 			args: []string{"write", "f"}, stdin: "hello\n",
 			check: func(t *testing.T, r string) {
 				wantContent(t, j(r, "f"), "hello\n")
-				wantMode(t, j(r, "f"), probe.Mode())
+				wantMode(t, j(r, "f"), umasked)
 			}},
 		{name: "empty input",
 			tree: []string{"file f old"}, args: []string{"write", "f"},
@@ -79,40 +66,39 @@ func TestWrite(t *testing.T) {
 			}},
 		{name: "a symlink out of DEST's directory",
 			tree: []string{"file target old", "symlink d/l ../target"}, args: []string{"write", "d/l"}, stdin: "new",
-			code: 1, stderr: "d/l: is a symlink leading out of its directory",
+			code: 1, stderr: []string{"d/l: is a symlink leading out of its directory"},
 			check: func(t *testing.T, r string) { wantContent(t, j(r, "target"), "old") }},
 		{name: "a directory",
 			tree: []string{"dir d"}, args: []string{"write", "d"}, stdin: "x",
-			code: 1, stderr: "d: is a directory"},
+			code: 1, stderr: []string{"d: is a directory"}},
 		{name: "a trailing slash",
 			args: []string{"write", "f/"}, stdin: "x",
-			code: 1, stderr: "f/: is a directory",
+			code: 1, stderr: []string{"f/: is a directory"},
 			check: func(t *testing.T, r string) { wantMissing(t, j(r, "f")) }},
 		{name: "a missing directory",
 			args: []string{"write", "no/f"}, stdin: "x",
-			code: 1, stderr: "no/f: no such file or directory"},
+			code: 1, stderr: []string{"no/f: no such file or directory"}},
 
-		{name: "no DEST", args: []string{"write"}, code: 2, stderr: "want exactly one DEST"},
-		{name: "two DESTs", args: []string{"write", "a", "b"}, code: 2, stderr: "want exactly one DEST"},
-		{name: "a mode that is not octal", args: []string{"write", "--mode", "rw", "f"}, code: 2, stderr: `--mode "rw": want an octal mode`},
-		{name: "a mode too large", args: []string{"write", "--mode", "17777", "f"}, code: 2, stderr: `--mode "17777": want an octal mode`},
-		{name: "empty DEST", args: []string{"write", ""}, code: 2, stderr: "empty operand"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			makeTree(t, dir, tc.tree...)
-			r := racefreeIO(t, dir, nil, strings.NewReader(tc.stdin), tc.args...)
-			var stderr []string
-			if tc.code != 0 {
-				stderr = []string{"racefree: write: " + tc.stderr}
-			}
-			r.expect(t, tc.code, nil, stderr)
-			if tc.check != nil {
-				tc.check(t, dir)
-			}
-			wantNoStaging(t, dir)
-		})
+		{name: "no DEST", args: []string{"write"}, code: 2, stderr: []string{"want exactly one DEST"}},
+		{name: "two DESTs", args: []string{"write", "a", "b"}, code: 2, stderr: []string{"want exactly one DEST"}},
+		{name: "a mode that is not octal", args: []string{"write", "--mode", "rw", "f"}, code: 2, stderr: []string{`--mode "rw": want an octal mode`}},
+		{name: "a mode too large", args: []string{"write", "--mode", "17777", "f"}, code: 2, stderr: []string{`--mode "17777": want an octal mode`}},
+		{name: "empty DEST", args: []string{"write", ""}, code: 2, stderr: []string{"empty operand"}},
 	}
+}
+
+// umaskedMode is what the umask makes of perm for a new file, measured
+// rather than read (reading the umask means setting it).
+func umaskedMode(t *testing.T, perm fs.FileMode) fs.FileMode {
+	p := filepath.Join(t.TempDir(), "probe")
+	if err := os.WriteFile(p, nil, perm); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode()
 }
 
 // TestWriteLargeInput streams 5 MiB through write and checks every byte.
