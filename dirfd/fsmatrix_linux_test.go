@@ -78,15 +78,7 @@ var fsmOps = []fsmOp{
 	{"Link", func(t *testing.T, d *dirfd.Dir) {
 		fsmNoErr(t, d.WriteFile("f", []byte("x"), 0o644))
 		fsmNoErr(t, d.Link("f", "g"))
-		f, err := d.Lstat("f")
-		fsmNoErr(t, err)
-		g, err := d.Lstat("g")
-		fsmNoErr(t, err)
-		fi, fok := inodeOf(f)
-		gi, gok := inodeOf(g)
-		if !fok || !gok || fi != gi {
-			t.Errorf("after Link, f is %v and g is %v, want one inode", fi, gi)
-		}
+		fsmSameInode(t, d, "f", "g")
 		if err := d.Link("f", "g"); !errors.Is(err, fs.ErrExist) {
 			t.Errorf("Link over an existing name: %v, want ErrExist", err)
 		}
@@ -157,6 +149,57 @@ var fsmOps = []fsmOp{
 			file .racefree-conflict-0123/f somebody's
 			chmod .racefree-conflict-0123 700
 			dir keep`)
+	}},
+	{"ReplaceLink", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file a A\nfile b B")
+		fsmNoErr(t, d.ReplaceLink("a", "b"))
+		fsmNoErr(t, d.ReplaceLink("a", "b")) // already a link to a: a no-op
+		fsmSameInode(t, d, "a", "b")
+		fsmNoStaging(t, d)
+	}},
+	{"LinkHandle", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file f F")
+		h, err := d.OpenHandle("f")
+		fsmNoErr(t, err)
+		defer h.Close()
+		fsmNoErr(t, d.Rename("f", "g")) // the handle follows the object, not the name
+		err = d.LinkHandle(h, "n")
+		caps := d.Capabilities()
+		if errors.Is(err, errors.ErrUnsupported) && !caps.Has(capability.LinkEmptyPath) && !caps.Has(capability.LinkProcFd) {
+			return // neither route: said so, as documented
+		}
+		fsmNoErr(t, err)
+		fsmSameInode(t, d, "g", "n")
+	}},
+	{"RemoveIfSame", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file mine M\nfile swapped S\nfile stranger X")
+		mine, err := d.OpenHandle("mine")
+		fsmNoErr(t, err)
+		defer mine.Close()
+		swapped, err := d.OpenHandle("swapped")
+		fsmNoErr(t, err)
+		defer swapped.Close()
+		fsmNoErr(t, d.Rename("stranger", "swapped"))
+		fsmNoErr(t, d.RemoveIfSame("mine", mine))
+		if err := d.RemoveIfSame("swapped", swapped); !errors.Is(err, dirfd.ErrChanged) {
+			t.Errorf("RemoveIfSame of a replaced name: %v, want ErrChanged", err)
+		}
+		fsmExpect(t, d, "file swapped X")
+	}},
+	{"RenameIfSame", func(t *testing.T, d *dirfd.Dir) {
+		fsmBuild(t, d, "file mine M\nfile swapped S\nfile stranger X")
+		mine, err := d.OpenHandle("mine")
+		fsmNoErr(t, err)
+		defer mine.Close()
+		swapped, err := d.OpenHandle("swapped")
+		fsmNoErr(t, err)
+		defer swapped.Close()
+		fsmNoErr(t, d.Rename("stranger", "swapped"))
+		fsmNoErr(t, d.RenameIfSame("mine", mine, "moved"))
+		if err := d.RenameIfSame("swapped", swapped, "moved2"); !errors.Is(err, dirfd.ErrChanged) {
+			t.Errorf("RenameIfSame of a replaced name: %v, want ErrChanged", err)
+		}
+		fsmExpect(t, d, "file moved M\nfile swapped X")
 	}},
 	{"RemoveAll", func(t *testing.T, d *dirfd.Dir) {
 		fsmBuild(t, d, `
@@ -386,6 +429,23 @@ func fsmExpect(t *testing.T, d *dirfd.Dir, spec string) {
 	buildTree(t, want, spec)
 	if diff := cmp.Diff(snapshot(t, want), snapshot(t, d.Name())); diff != "" {
 		t.Errorf("tree differs from %q (-want +got):\n%s", spec, diff)
+	}
+}
+
+// fsmSameInode checks that the names a and b in d are links to one object.
+func fsmSameInode(t *testing.T, d *dirfd.Dir, a, b string) {
+	t.Helper()
+	var ids [2][2]uint64
+	for i, name := range []string{a, b} {
+		fi, err := d.Lstat(name)
+		fsmNoErr(t, err)
+		var ok bool
+		if ids[i], ok = inodeOf(fi); !ok {
+			t.Fatalf("no inode for %s", name)
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("%s is %v and %s is %v, want one object", a, ids[0], b, ids[1])
 	}
 }
 
