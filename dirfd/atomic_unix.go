@@ -16,6 +16,7 @@ import (
 	"github.com/racefree/racefree/internal/fileinfo"
 	"github.com/racefree/racefree/internal/staging"
 	"github.com/racefree/racefree/linkat"
+	"github.com/racefree/racefree/unlinkat"
 )
 
 // WriteFile writes data to name atomically and durably: every reader sees
@@ -368,6 +369,14 @@ func (f *AtomicFile) Close() error {
 func (f *AtomicFile) release() error {
 	f.cleanup.Stop()
 	err := f.File.Close()
+	if f.staged != "" {
+		// Unlinked by the name we gave it: staging.Remove lists the stage
+		// through the descriptor opened when the stage was made, and btrfs
+		// does not list entries made after a directory was opened.
+		if uerr := unlinkat.Unlink(f.stage.Fd, f.staged); err == nil {
+			err = uerr
+		}
+	}
 	if rerr := f.stage.Remove(); err == nil {
 		err = rerr
 	}
