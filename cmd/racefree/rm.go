@@ -83,7 +83,7 @@ func removeEntry(en entry, recursive bool) error {
 	case fi.IsDir():
 		return removeTree(d, en.name, h, fi)
 	}
-	return removeIfSame(d, en.name, h)
+	return d.RemoveIfSame(en.name, h)
 }
 
 // removeTree empties the directory h pins, then removes it if name still
@@ -121,7 +121,7 @@ func removeTree(d *dirfd.Dir, name string, h *opath.Handle, fi fs.FileInfo) erro
 			return err
 		}
 	}
-	return removeIfSame(d, name, h)
+	return d.RemoveIfSame(name, h)
 }
 
 // errMountPoint refuses to empty a mounted filesystem, as Dir.RemoveAll
@@ -136,11 +136,4 @@ func rmError(arg string, err error) error {
 		return fmt.Errorf("cannot remove %s: it contains a mount point; rm -r does not enter other filesystems", arg)
 	}
 	return fmt.Errorf("cannot remove %s: %s", arg, explain(err))
-}
-
-// removeIfSame removes name if it still refers to h's object.
-//
-// ADAPTATION POINT (helper E): waiting for Dir.RemoveIfSame from helper B.
-func removeIfSame(d *dirfd.Dir, name string, h *opath.Handle) error {
-	return d.Remove(name)
 }
