@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/fallback"
 )
 
 // entry is a command-line operand that names a directory entry, split into
@@ -89,11 +90,15 @@ func inDir(dir, name string) string { return filepath.Join(dir, name) }
 // explain says why an operation failed, in words a shell user recognises,
 // without the system call names and paths the library's errors carry.
 func explain(err error) string {
+	var conflict *fallback.ConflictError
 	switch {
+	case errors.As(err, &conflict):
+		// Never lose track of an object: say where it is now.
+		return fmt.Sprintf("%s; that object is now at %s in the same directory (the name was taken again meanwhile)", explain(conflict.Err), conflict.Name)
 	case errors.Is(err, dirfd.ErrEscape):
 		return "escapes from the directory holding it"
 	case errors.Is(err, dirfd.ErrChanged):
-		return "it was replaced by another object while racefree worked on it; nothing was done to the new one"
+		return "it was replaced by another object while racefree worked on it; nothing was done to that object"
 	}
 	return innermost(err)
 }
