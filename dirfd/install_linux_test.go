@@ -1,0 +1,174 @@
+//go:build linux
+
+package dirfd_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/staging"
+)
+
+// The SIGKILL test re-executes the test binary running TestInstallKillChild,
+// which installs into the directory named by installKillEnv until it is
+// killed (or once, with installOnceEnv set).
+const (
+	installKillEnv = "RACEFREE_TEST_INSTALL_KILL_DIR"
+	installOnceEnv = "RACEFREE_TEST_INSTALL_ONCE"
+)
+
+// TestInstallKillChild is the process TestInstallSurvivesSIGKILL kills: it
+// installs tree after tree, keeping the previous one as "prev".
+func TestInstallKillChild(t *testing.T) {
+	dir := os.Getenv(installKillEnv)
+	if dir == "" {
+		t.Skip("the helper process of TestInstallSurvivesSIGKILL")
+	}
+	d, err := dirfd.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fmt.Println("installing")
+	for v := os.Getpid() * 1000; ; v++ {
+		if err := d.Install("tree", buildVersion(v), dirfd.KeepPrevious("prev")); err != nil {
+			t.Fatal(err)
+		}
+		if os.Getenv(installOnceEnv) != "" {
+			return
+		}
+	}
+}
+
+// TestInstallSurvivesSIGKILL kills a process that installs in a loop at
+// random moments, in both layouts. After every kill the name, and the
+// KeepPrevious name, hold a whole tree of one version, and everything else
+// the kill left carries the staging prefix (or, in the versioned layout, is
+// a version that the next Install prunes).
+func TestInstallSurvivesSIGKILL(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		t.Skip("runs in the parent test process only: hundreds of processes killed are enough once, not once per profile")
+	}
+	kills := 200
+	if testing.Short() {
+		kills = 20
+	}
+	for _, layout := range []struct {
+		name    string
+		disable capability.Feature
+		kills   int
+	}{
+		{"direct", "", kills},
+		{"versioned", capability.RenameExchange, kills / 2},
+	} {
+		t.Run(layout.name, func(t *testing.T) {
+			if layout.disable == "" && !capability.Has(capability.RenameExchange) {
+				t.Skip("rename_exchange is disabled in this profile")
+			}
+			dir := memTempDir(t)
+			disable := profile()
+			if layout.disable != "" {
+				disable += "," + string(layout.disable)
+			}
+			child := func(once bool) *exec.Cmd {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestInstallKillChild$", "-test.count=1")
+				cmd.Env = append(os.Environ(), installKillEnv+"="+dir, capability.EnvDisable+"="+disable,
+					noReexecEnv+"=1", childEnv+"=install kill")
+				if once {
+					cmd.Env = append(cmd.Env, installOnceEnv+"=1")
+				}
+				return cmd
+			}
+			if out, err := child(true).CombinedOutput(); err != nil {
+				t.Fatalf("first install: %v\n%s", err, out)
+			}
+			d := openRoot(t, dir)
+			leftAfter := 0
+			for k := range layout.kills {
+				cmd := child(false)
+				stdout, err := cmd.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "installing\n" {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatalf("kill %d: child said %q, %v; stderr:\n%s", k, line, err, stderr.String())
+				}
+				time.Sleep(rand.N(5 * time.Millisecond))
+				cmd.Process.Signal(syscall.SIGKILL)
+				err = cmd.Wait()
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+					t.Fatalf("kill %d: the child was not killed but ended with %v; stderr:\n%s", k, err, stderr.String())
+				}
+				if checkAfterKill(t, d, dir, k) {
+					leftAfter++
+				}
+			}
+			t.Logf("%d kills, %d of them left staging leftovers", layout.kills, leftAfter)
+		})
+	}
+}
+
+// checkAfterKill checks the directory after a kill and removes the
+// leftovers with RemoveStale, reporting whether there were any.
+func checkAfterKill(t *testing.T, d *dirfd.Dir, dir string, k int) bool {
+	t.Helper()
+	for _, name := range []string{"tree", "prev"} {
+		tree, err := d.OpenDir(name)
+		if name == "prev" && os.IsNotExist(err) {
+			continue // killed before the first install that kept one
+		}
+		if err != nil {
+			t.Fatalf("kill %d: %s: %v", k, name, err)
+		}
+		_, err = treeVersion(tree)
+		tree.Close()
+		if err != nil {
+			t.Fatalf("kill %d: %s is not a whole tree: %v", k, name, err)
+		}
+	}
+	var left []string
+	for _, n := range entryNames(t, dir) {
+		switch {
+		case n == "tree", n == "prev":
+		case n == "tree"+dirfd.VersionsSuffix:
+			checkVersionsAfterKill(t, filepath.Join(dir, n), k)
+		case strings.HasPrefix(n, staging.Prefix):
+			left = append(left, n)
+		default:
+			t.Fatalf("kill %d left %s, which does not carry the staging prefix", k, n)
+		}
+	}
+	removed, err := d.RemoveStale(0)
+	if err != nil || removed != len(left) {
+		t.Fatalf("kill %d: RemoveStale(0) removed %d, %v; the leftovers were %v", k, removed, err, left)
+	}
+	return len(left) > 0
+}
+
+// checkVersionsAfterKill: NAME.versions holds only versions and their
+// retirement records.
+func checkVersionsAfterKill(t *testing.T, versions string, k int) {
+	t.Helper()
+	for _, n := range entryNames(t, versions) {
+		if id := strings.TrimSuffix(n, ".retired"); len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("kill %d: %s holds %s, neither a version nor a retirement record", k, versions, n)
+		}
+	}
+}

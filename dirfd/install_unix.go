@@ -1,0 +1,781 @@
+//go:build unix
+
+package dirfd
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/fileinfo"
+	"github.com/racefree/racefree/internal/staging"
+	"github.com/racefree/racefree/linkat"
+	"github.com/racefree/racefree/renameat2"
+	"github.com/racefree/racefree/unlinkat"
+)
+
+// Install puts a new directory tree under name all at once (G5): every
+// reader that resolves name sees the whole old tree or the whole new one,
+// never a mix and never a missing name, and a crash or SIGKILL at any
+// moment leaves the old tree in place.
+//
+// build fills the new tree through stage, a Dir on the tree's top
+// directory with d's options except that it is always Beneath, so nothing
+// build does through it can reach outside the tree. The tree is built in a
+// private staging directory (mode 0700, named with staging prefix
+// ".racefree-") in name's parent, where no other user can touch it, on the
+// same filesystem as name. Then the top directory gets its mode (see Mode),
+// the Verify checks run, the tree is flushed to disk (one syncfs(2) on
+// Linux; fsync(2) of every file and directory elsewhere) and published in
+// one step:
+//
+//   - LayoutDirect, wherever the filesystem has an atomic exchange: one
+//     renameat2(RENAME_EXCHANGE) swaps the staged tree with the one under
+//     name (one renameat2(RENAME_NOREPLACE) when name is new). The moment
+//     of change is that one system call, whatever the size of the tree.
+//   - LayoutVersioned, the fallback where it has not (NFS, CIFS, some FUSE
+//     filesystems, systems without renameat2, RACEFREE_DISABLE=
+//     rename_exchange): the tree is moved to NAME.versions/ID and name
+//     becomes a symlink to it, replaced atomically (linkat.ReplaceSymlink).
+//     Resolving a symlink and then its target is not one atomic step: a
+//     reader who read the old symlink just before the swap must still find
+//     the tree it points to. So a replaced version is pruned only by a
+//     later Install, and only once it has been replaced for at least ten
+//     seconds (an empty NAME.versions/ID.retired records when); the version
+//     an Install replaces is never pruned by that same Install. A version
+//     without that record (moved in by an Install that was killed before
+//     publishing it, or replaced by a roll-back with Rename) is pruned by
+//     the next Install at once. Concurrent
+//     Installs of one name are serialised by an flock(2) on NAME.versions.
+//     A Strict Dir refuses this layout with an error wrapping
+//     errors.ErrUnsupported.
+//
+// The Result option reports which layout ran. A name is never moved from
+// one layout to the other behind the caller's back, except that a
+// versioned name on a filesystem that has the exchange is turned into a
+// directory (atomically, by exchanging the directory with the symlink; its
+// versions are pruned as above, by this and later Installs). The opposite
+// cannot be done atomically: renaming a
+// symlink over a directory fails. So where the exchange is missing and name
+// already is a directory, Install refuses, with an error wrapping
+// errors.ErrUnsupported, before calling build: install under a new name, or
+// move the directory away first. An existing name that is neither a
+// directory nor a symlink made by Install fails with an error matching
+// syscall.ENOTDIR, also before build, and is left alone.
+//
+// After the swap the old tree is removed, unless KeepPrevious keeps it. A
+// reader still inside the old tree (holding a descriptor of it, or its
+// working directory) sees its entries disappear; readers who resolve name
+// afresh are never affected.
+//
+// The kernel lets a directory move to another parent (here, from the stage
+// to name's directory) only for a caller who may write to it, since its
+// ".." changes. Root may; an owner whose tree lacks owner write (Mode(0o555))
+// may not. For an unprivileged caller such a directory (the new tree, and
+// in LayoutDirect the old one) gets owner write for the moment of the move
+// and its mode back right after, which changes no one else's access.
+//
+// If build or a Verify check fails, or Install fails before publishing, the
+// staged tree is removed and name keeps its old tree untouched. After a
+// crash, the staging directory is left in name's parent; RemoveStale removes
+// it. In LayoutVersioned, a crash between moving the tree into
+// NAME.versions and replacing the symlink also leaves a version nothing
+// refers to, which the next Install prunes at once. An error that comes after the
+// new tree was published says so ("tree published, but ...").
+//
+// Inside build, write files with Create or OpenFile and close them: the
+// whole tree is flushed once before it is published, so the per-file
+// flush of WriteFile or CreateAtomic would only add time. build and Verify
+// must not close stage; Install closes it when they are done.
+//
+// Cost, beyond build and the removal of the old tree, in LayoutDirect on
+// Linux: about 20 system calls (examine the name, create and check the
+// stage and the tree's directory, two syncfs, the renameat2, remove the
+// stage), plus a probe of the filesystem (about 20 more) when name is new.
+func (d *Dir) Install(name string, build func(stage *Dir) error, opts ...InstallOption) error {
+	var c installConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	err := d.do(name, func() error {
+		return d.inParent(name, func(parent int, last string) error {
+			in := &installer{d: d, cfg: &c, name: name, parent: parent, last: strings.TrimRight(last, "/"), treeFd: -1}
+			if c.keep == "" {
+				return in.run(build)
+			}
+			if err := checkName(c.keep); err != nil {
+				return fmt.Errorf("KeepPrevious: %w", err)
+			}
+			return d.inParent(c.keep, func(kparent int, klast string) error {
+				in.keepParent, in.keepLast = kparent, strings.TrimRight(klast, "/")
+				return in.run(build)
+			})
+		})
+	})
+	return pathErr("install", name, err)
+}
+
+// installer is one Install call: name's parent and last component, and the
+// KeepPrevious name's.
+type installer struct {
+	d          *Dir
+	cfg        *installConfig
+	name       string
+	parent     int
+	last       string
+	dev        uint64 // of the parent: the filesystem the tree is built and published on
+	keepParent int
+	keepLast   string // "" without KeepPrevious
+	treeFd     int    // the staged tree's top directory, once made
+	// leaveStage is set when the old tree could not be kept under the
+	// KeepPrevious name after the new one was published: the stage holding
+	// it is left for the caller to recover it from (RemoveStale removes it).
+	leaveStage bool
+}
+
+// stagedTree is the tree's name inside the private stage, where nobody
+// else can create or replace an entry, so a fixed name is safe.
+const stagedTree = "tree"
+
+// maxInstallRetries bounds how often the publication looks at the name
+// again after another process changed it between the look and the rename.
+const maxInstallRetries = 3
+
+var (
+	errNoExchangeForDir = fmt.Errorf("the filesystem has no atomic exchange (RENAME_EXCHANGE), and an existing directory cannot be replaced atomically by the versioned layout's symlink (install under a new name, or move the directory away first): %w", errors.ErrUnsupported)
+	errStrictVersioned  = fmt.Errorf("the filesystem has no atomic exchange (RENAME_EXCHANGE), and Strict refuses the versioned layout: %w", errors.ErrUnsupported)
+	errKeepElsewhere    = fmt.Errorf("KeepPrevious: the name must be another entry in the same directory as the installed name: %w", unix.EINVAL)
+)
+
+func (in *installer) run(build func(stage *Dir) error) error {
+	if in.last == "" || in.last == "." || in.last == ".." {
+		return unix.EINVAL
+	}
+	var pst unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(in.parent, &pst) }); err != nil {
+		return err
+	}
+	in.dev = uint64(pst.Dev)
+	if in.keepLast != "" {
+		var kst unix.Stat_t
+		if err := eintr.Retry(func() error { return unix.Fstat(in.keepParent, &kst) }); err != nil {
+			return err
+		}
+		if kst.Dev != pst.Dev || kst.Ino != pst.Ino || in.keepLast == in.last ||
+			in.keepLast == "." || in.keepLast == ".." || in.keepLast == "" {
+			return errKeepElsewhere
+		}
+	}
+	cur, err := in.examine()
+	if err != nil {
+		return err
+	}
+	layout, err := in.chooseLayout(cur)
+	if err != nil {
+		return err
+	}
+	stage, err := staging.Create(in.parent)
+	if err != nil {
+		return err
+	}
+	defer in.cleanup(stage)
+	if err := in.stageTree(stage, build); err != nil {
+		return err
+	}
+	if err := flushTree(stage.Fd, stagedTree); err != nil {
+		return err
+	}
+	res := InstallResult{Layout: layout}
+	if layout == LayoutDirect {
+		err = in.publishDirect(stage, cur, &res)
+	} else {
+		err = in.publishVersioned(stage, cur, &res)
+	}
+	if err == nil && in.cfg.result != nil {
+		*in.cfg.result = res
+	}
+	return err
+}
+
+type treeKind uint8
+
+const (
+	kindNone      treeKind = iota // nothing under the name
+	kindDir                       // a directory: LayoutDirect
+	kindVersioned                 // a symlink to NAME.versions/ID: LayoutVersioned
+)
+
+// current is what the name holds when Install looks at it.
+type current struct {
+	kind    treeKind
+	target  string // kindVersioned: the symlink's target
+	version string // kindVersioned: the ID it points at
+}
+
+// examine looks at what the name holds, refusing anything Install did not
+// make.
+func (in *installer) examine() (current, error) {
+	var st unix.Stat_t
+	err := eintr.Retry(func() error { return unix.Fstatat(in.parent, in.last, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	switch {
+	case err == unix.ENOENT:
+		return current{kind: kindNone}, nil
+	case err != nil:
+		return current{}, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return current{kind: kindDir}, nil
+	case unix.S_IFLNK:
+		target, err := readlinkat(in.parent, in.last)
+		if err != nil {
+			return current{}, err
+		}
+		if id, ok := strings.CutPrefix(target, in.last+VersionsSuffix+"/"); ok && isVersionID(id) {
+			return current{kind: kindVersioned, target: target, version: id}, nil
+		}
+		return current{}, fmt.Errorf("the name is a symlink to %q, which Install did not make, not a directory tree: %w", target, unix.ENOTDIR)
+	}
+	return current{}, fmt.Errorf("the name is a %v, not a directory tree: %w", fileinfo.Mode(uint32(st.Mode)).Type(), unix.ENOTDIR)
+}
+
+// chooseLayout decides how the tree will be published, before anything is
+// built, so that a refusal costs the caller nothing.
+func (in *installer) chooseLayout(cur current) (Layout, error) {
+	exchange := capability.HasOn(in.dev, capability.RenameExchange)
+	if exchange && cur.kind == kindNone {
+		// A new name would be published as a plain directory, which the
+		// next Install can replace only by exchange: rather than assume the
+		// kernel's answer holds for this filesystem, ask the filesystem.
+		if r, err := capability.ProbeDir(in.parent); err == nil {
+			exchange = r.Has(capability.RenameExchange)
+		}
+	}
+	var layout Layout
+	switch {
+	case exchange, cur.kind == kindNone && in.d.cfg.strict:
+		// Strict may still publish a new name directly: a rename to a new
+		// name is atomic everywhere.
+		layout = LayoutDirect
+	case cur.kind == kindDir:
+		return 0, errNoExchangeForDir
+	case in.d.cfg.strict:
+		return 0, errStrictVersioned
+	default:
+		layout = LayoutVersioned
+	}
+	if layout == LayoutVersioned && in.keepLast != "" {
+		// The previous version is kept as a symlink, which cannot replace
+		// a directory atomically: refuse now rather than after publishing.
+		var st unix.Stat_t
+		err := eintr.Retry(func() error { return unix.Fstatat(in.keepParent, in.keepLast, &st, unix.AT_SYMLINK_NOFOLLOW) })
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return 0, fmt.Errorf("KeepPrevious: %s is a directory, which the versioned layout cannot replace by a symlink atomically: %w", in.keepLast, unix.EISDIR)
+		}
+	}
+	return layout, nil
+}
+
+// stageTree creates the tree's directory in the stage and runs build and
+// the checks on it.
+func (in *installer) stageTree(stage *staging.Dir, build func(*Dir) error) error {
+	perm := uint32(0o755)
+	if in.cfg.setMode {
+		perm = 0o700 // the exact mode is set after build
+	}
+	if err := eintr.Retry(func() error { return unix.Mkdirat(stage.Fd, stagedTree, perm) }); err != nil {
+		return err
+	}
+	// The stage is private: the directory just made cannot have been
+	// replaced, so it needs no identity check.
+	fd, err := openat(stage.Fd, stagedTree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	in.treeFd = fd
+	// build gets a descriptor of its own, so that the one the mode is set
+	// through stays ours whatever build does with stage.
+	sdFd, err := eintr.Retry1(func() (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) })
+	if err != nil {
+		return err
+	}
+	cfg := in.d.cfg
+	cfg.mode = modeBeneath
+	dir, _ := splitLast(in.name)
+	sd := newDir(in.d.join(path.Join(dir, stage.Name, stagedTree)), sdFd, in.dev, cfg)
+	defer sd.Close()
+	if err := build(sd); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if in.cfg.setMode {
+		mode := fileinfo.Perm(in.cfg.mode)
+		if err := eintr.Retry(func() error { return unix.Fchmod(in.treeFd, mode) }); err != nil {
+			return err
+		}
+	}
+	for _, check := range in.cfg.verify {
+		if err := check(sd); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	return nil
+}
+
+// publishDirect swaps the staged tree in with one rename. On return without
+// error, stage/tree holds what the name held (if anything) or what the
+// KeepPrevious name held, which cleanup removes.
+func (in *installer) publishDirect(stage *staging.Dir, cur current, res *InstallResult) error {
+	var versions *versionsDir
+	if cur.kind == kindVersioned {
+		// The name is a versioned symlink turning into a directory: its
+		// version is retired like any replaced version.
+		var err error
+		if versions, err = in.openVersions(false); err != nil {
+			return err
+		}
+		defer versions.close()
+		if err := versions.retire(cur.version); err != nil {
+			return err
+		}
+	}
+	newTree, err := makeMovable(in.treeFd)
+	if err != nil {
+		return err
+	}
+	oldTree := movable{fd: -1}
+	defer func() { oldTree.close() }()
+	for tries := 0; ; tries++ {
+		if cur.kind == kindDir && oldTree.fd < 0 {
+			if oldTree, err = openMovable(in.parent, in.last); err != nil {
+				return err
+			}
+		}
+		if cur.kind == kindNone {
+			err = renameNew(stage.Fd, stagedTree, in.parent, in.last, in.dev)
+		} else {
+			err = renameat2.Rename(stage.Fd, stagedTree, in.parent, in.last, renameat2.Exchange)
+		}
+		if err == nil {
+			break
+		}
+		// The old tree stays where it is: its mode goes back.
+		oldTree.restore()
+		oldTree.close()
+		raced := cur.kind == kindNone && (err == unix.EEXIST || err == unix.ENOTEMPTY) ||
+			cur.kind != kindNone && err == unix.ENOENT
+		if raced && tries < maxInstallRetries {
+			// Another process created or removed the name since we looked.
+			if cur, err = in.examine(); err != nil {
+				return err
+			}
+			continue
+		}
+		if cur.kind == kindVersioned && errors.Is(err, errors.ErrUnsupported) && !in.d.cfg.strict {
+			// The exchange, tried here for the first time on this
+			// filesystem, is missing after all (it has now been
+			// recorded so): a versioned name stays versioned.
+			versions.close()
+			versions = nil
+			if err := newTree.restore(); err != nil {
+				return err
+			}
+			res.Layout = LayoutVersioned
+			return in.publishVersioned(stage, cur, res)
+		}
+		return err
+	}
+	res.Replaced = cur.kind != kindNone
+	if err := newTree.restore(); err != nil {
+		return fmt.Errorf("tree published, but its mode could not be restored: %w", err)
+	}
+	if err := flushDir(in.parent, stage.Fd); err != nil {
+		return fmt.Errorf("tree published, but flushing the rename failed: %w", err)
+	}
+	if res.Replaced && in.keepLast != "" {
+		err := in.keepDirect(stage)
+		if err == nil {
+			err = oldTree.restore()
+		}
+		if err != nil {
+			in.leaveStage = true
+			return fmt.Errorf("tree published, but the previous one could not be kept as %s and is left in %s: %w", in.keepLast, stage.Name, err)
+		}
+	}
+	if versions == nil {
+		// A name that was versioned once may have versions left to prune.
+		versions, _ = in.openVersions(false)
+		defer versions.close()
+	}
+	if versions != nil {
+		versions.prune(cur.version)
+		// Gone once nothing is left in it; until then, later Installs
+		// prune it.
+		unlinkat.Rmdir(in.parent, in.last+VersionsSuffix)
+	}
+	return nil
+}
+
+// keepDirect moves the old tree from the stage to the KeepPrevious name,
+// atomically replacing what is there.
+func (in *installer) keepDirect(stage *staging.Dir) error {
+	var st unix.Stat_t
+	err := eintr.Retry(func() error { return unix.Fstatat(in.keepParent, in.keepLast, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	if err == unix.ENOENT {
+		return renameNew(stage.Fd, stagedTree, in.keepParent, in.keepLast, in.dev)
+	}
+	if err != nil {
+		return err
+	}
+	// What the name held is swapped into the stage and removed with it.
+	evicted := movable{fd: -1}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if evicted, err = openMovable(in.keepParent, in.keepLast); err != nil {
+			return err
+		}
+	}
+	defer evicted.close()
+	err = renameat2.Rename(stage.Fd, stagedTree, in.keepParent, in.keepLast, renameat2.Exchange)
+	if err != nil {
+		evicted.restore()
+	}
+	return err
+}
+
+// renameNew renames a directory to a name that does not exist.
+func renameNew(olddir int, oldname string, newdir int, newname string, dev uint64) error {
+	if capability.HasOn(dev, capability.RenameNoReplace) {
+		err := renameat2.Rename(olddir, oldname, newdir, newname, renameat2.NoReplace)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+	}
+	// A plain rename publishes a new name just as atomically. The only
+	// difference: an empty directory created under the name meanwhile is
+	// replaced rather than refused, and nothing is lost with it.
+	return eintr.Retry(func() error { return unix.Renameat(olddir, oldname, newdir, newname) })
+}
+
+// movable is a directory about to be moved to another parent, which the
+// kernel allows only to a caller who may write to it (its ".." changes).
+// Root may; an owner whose directory lacks owner write may not. For the
+// moment of the move such a directory of ours gets owner write, and its
+// mode back afterwards (restore), through a descriptor that moves with it.
+type movable struct {
+	fd      int // -1: nothing to restore or close
+	owned   bool
+	mode    uint32
+	changed bool
+}
+
+// makeMovable prepares the directory fd, which stays the caller's.
+func makeMovable(fd int) (movable, error) {
+	m := movable{fd: fd}
+	if os.Geteuid() == 0 {
+		return m, nil
+	}
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+		return m, err
+	}
+	if st.Mode&0o200 != 0 || int(st.Uid) != os.Geteuid() {
+		return m, nil // writable already, or not ours to change: the kernel decides
+	}
+	m.mode = uint32(st.Mode & 0o7777)
+	if err := eintr.Retry(func() error { return unix.Fchmod(fd, m.mode|0o200) }); err != nil {
+		return m, err
+	}
+	m.changed = true
+	return m, nil
+}
+
+// openMovable opens the directory name in dirfd and prepares it; close
+// releases the descriptor. Root needs no preparation and opens nothing.
+func openMovable(dirfd int, name string) (movable, error) {
+	if os.Geteuid() == 0 {
+		return movable{fd: -1}, nil
+	}
+	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// Not a directory we can read: the rename will say what is wrong.
+		return movable{fd: -1}, nil
+	}
+	m, err := makeMovable(fd)
+	m.owned = true
+	if err != nil {
+		m.close()
+	}
+	return m, err
+}
+
+func (m *movable) restore() error {
+	if !m.changed {
+		return nil
+	}
+	m.changed = false
+	return eintr.Retry(func() error { return unix.Fchmod(m.fd, m.mode) })
+}
+
+func (m *movable) close() {
+	if m.owned && m.fd >= 0 {
+		closeFd(m.fd)
+	}
+	*m = movable{fd: -1}
+}
+
+// publishVersioned moves the staged tree to NAME.versions/ID and points the
+// name at it.
+func (in *installer) publishVersioned(stage *staging.Dir, cur current, res *InstallResult) error {
+	versions, err := in.openVersions(true)
+	if err != nil {
+		return err
+	}
+	defer versions.close()
+	id, err := newVersionID()
+	if err != nil {
+		return err
+	}
+	newTree, err := makeMovable(in.treeFd)
+	if err != nil {
+		return err
+	}
+	// NAME.versions is ours and writable by us alone, and the ID is fresh:
+	// a plain rename cannot replace anything there.
+	if err := eintr.Retry(func() error { return unix.Renameat(stage.Fd, stagedTree, versions.fd, id) }); err != nil {
+		return err
+	}
+	// Before the symlink can point at the version: its mode back, the
+	// version durable, and the replaced one's retirement recorded.
+	err = newTree.restore()
+	if err == nil {
+		err = flushDir(versions.fd, stage.Fd)
+	}
+	if err == nil && cur.kind == kindVersioned {
+		err = versions.retire(cur.version)
+	}
+	if err == nil {
+		err = linkat.ReplaceSymlink(in.last+VersionsSuffix+"/"+id, in.parent, in.last)
+	}
+	if err != nil {
+		removeTree(versions.fd, id)
+		return err
+	}
+	res.Version, res.Replaced = id, cur.kind != kindNone
+	if err := flushDir(in.parent, stage.Fd); err != nil {
+		return fmt.Errorf("tree published, but flushing the symlink failed: %w", err)
+	}
+	if in.keepLast != "" && cur.kind == kindVersioned {
+		if err := linkat.ReplaceSymlink(cur.target, in.keepParent, in.keepLast); err != nil {
+			return fmt.Errorf("tree published, but the previous one could not be kept as %s and is %s: %w", in.keepLast, cur.target, err)
+		}
+	}
+	versions.prune(id, cur.version)
+	return nil
+}
+
+// versionsDir is NAME.versions, open and locked against other Installs.
+type versionsDir struct {
+	fd int
+}
+
+// openVersions opens NAME.versions, creating it if asked, checks that it is
+// a directory of ours on the name's filesystem that nobody else can write
+// to (trees published into a directory another user made could be changed
+// by that user behind the readers' backs), and takes its lock. Without
+// create, a missing NAME.versions is (nil, nil).
+func (in *installer) openVersions(create bool) (*versionsDir, error) {
+	name := in.last + VersionsSuffix
+	if create {
+		err := eintr.Retry(func() error { return unix.Mkdirat(in.parent, name, 0o755) })
+		if err != nil && err != unix.EEXIST {
+			return nil, err
+		}
+	}
+	fd, err := openat(in.parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT && !create {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	err = eintr.Retry(func() error { return unix.Fstat(fd, &st) })
+	if err == nil && (int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 || uint64(st.Dev) != in.dev) {
+		err = fmt.Errorf("%s is not a directory of ours that only we can write to, on the name's filesystem: refusing to publish trees in it: %w", name, fs.ErrPermission)
+	}
+	if err == nil {
+		err = eintr.Retry(func() error { return unix.Flock(fd, unix.LOCK_EX) })
+	}
+	if err != nil {
+		closeFd(fd)
+		return nil, err
+	}
+	return &versionsDir{fd: fd}, nil
+}
+
+// close releases the lock and the descriptor; a nil versionsDir is fine.
+func (v *versionsDir) close() {
+	if v != nil && v.fd >= 0 {
+		closeFd(v.fd)
+		v.fd = -1
+	}
+}
+
+const (
+	// retiredSuffix names the empty file whose modification time records
+	// when a version stopped being the current one.
+	retiredSuffix = ".retired"
+	// retiredGrace is how long a replaced version stays, for readers who
+	// resolved the old symlink just before it was replaced.
+	retiredGrace = 10 * time.Second
+)
+
+// retire records that version id stops being current now.
+func (v *versionsDir) retire(id string) error {
+	marker := id + retiredSuffix
+	if err := unlinkat.Unlink(v.fd, marker); err != nil && err != unix.ENOENT {
+		return err
+	}
+	fd, err := openat(v.fd, marker, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	return closeFd(fd)
+}
+
+// prune removes the versions that are not named in keep and either were
+// never retired (left by a crash before they were published) or were
+// retired at least retiredGrace ago, and retirement records whose version
+// is gone. It is best effort: what it cannot remove now is tried again by
+// the next Install.
+func (v *versionsDir) prune(keep ...string) {
+	nfd, err := eintr.Retry1(func() (int, error) { return unix.FcntlInt(uintptr(v.fd), unix.F_DUPFD_CLOEXEC, 0) })
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(nfd), VersionsSuffix)
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, n := range names {
+		if id, ok := strings.CutSuffix(n, retiredSuffix); ok {
+			if !slices.Contains(names, id) {
+				unlinkat.Unlink(v.fd, n)
+			}
+			continue
+		}
+		if slices.Contains(keep, n) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(v.fd, n+retiredSuffix, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			now.Sub(time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec))) < retiredGrace {
+			continue
+		}
+		if removeTree(v.fd, n) == nil {
+			unlinkat.Unlink(v.fd, n+retiredSuffix)
+		}
+	}
+}
+
+// versionIDLen is the length of a version's name: hex of 8 random bytes.
+const versionIDLen = 16
+
+func newVersionID() (string, error) {
+	var b [versionIDLen / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// isVersionID recognises the IDs newVersionID makes, so that only a symlink
+// of exactly Install's form is taken for a versioned tree.
+func isVersionID(s string) bool {
+	if len(s) != versionIDLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanup removes the stage and whatever tree is left in it: the staged
+// tree after a failure, the old tree after a swap.
+func (in *installer) cleanup(stage *staging.Dir) {
+	if in.treeFd >= 0 {
+		closeFd(in.treeFd)
+	}
+	if in.leaveStage {
+		closeFd(stage.Fd)
+		return
+	}
+	removeTree(stage.Fd, stagedTree)
+	stage.Remove()
+}
+
+// removeTree removes name in dirfd and everything below it.
+func removeTree(dirfd int, name string) error {
+	err := unlinkat.RemoveAll(dirfd, name)
+	if errors.Is(err, unix.EACCES) {
+		// A directory without write permission (a read-only tree, made
+		// with Mode(0o555) for instance) cannot be emptied even by its
+		// owner: give ourselves permission on the directories we own in
+		// it, and try again.
+		allowRemoval(dirfd, name)
+		err = unlinkat.RemoveAll(dirfd, name)
+	}
+	return err
+}
+
+// allowRemoval adds owner read, write and search permission to the
+// directory name in dirfd and every directory below it on the same
+// filesystem, never following a symlink. Each directory is changed through
+// the descriptor it was opened and checked by, so an entry swapped
+// meanwhile is not what gets changed.
+func allowRemoval(dirfd int, name string) {
+	var pst unix.Stat_t
+	if eintr.Retry(func() error { return unix.Fstat(dirfd, &pst) }) != nil {
+		return
+	}
+	allowRemovalOn(dirfd, name, uint64(pst.Dev))
+}
+
+func allowRemovalOn(dirfd int, name string, dev uint64) {
+	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if eintr.Retry(func() error { return unix.Fstat(fd, &st) }) != nil || uint64(st.Dev) != dev {
+		return
+	}
+	if st.Mode&0o700 != 0o700 {
+		eintr.Retry(func() error { return unix.Fchmod(fd, uint32(st.Mode&0o7777)|0o700) })
+	}
+	names, _ := f.Readdirnames(-1)
+	for _, n := range names {
+		var cst unix.Stat_t
+		if unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW) == nil && cst.Mode&unix.S_IFMT == unix.S_IFDIR {
+			allowRemovalOn(fd, n, dev)
+		}
+	}
+}
