@@ -30,8 +30,11 @@ import (
 // followed and its target (inside the tree; a target outside fails with
 // ErrEscape) is what gets replaced, a missing name is created with perm
 // less the umask, an existing file keeps its mode, "name/" and a directory
-// at name fail with EISDIR. On any error, including ENOSPC and EDQUOT, the
-// old file is left as it was and nothing staged is left behind.
+// at name fail with EISDIR. A FIFO, socket or device at name is not
+// replaced (EINVAL). On any error, including ENOSPC and EDQUOT, the old file
+// is left as it was and nothing staged is left behind. A process killed
+// during WriteFile leaves the old or the new file whole and at most an
+// empty or half-filled staging directory, which RemoveStale removes.
 func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	f, err := d.CreateAtomic(name, perm)
 	if err != nil {
@@ -110,11 +113,18 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // everything. perm (less the umask) is the new file's mode when name does
 // not exist; an existing file's mode is kept.
 //
+// Durability needs the directory fsync'ed after the rename, which needs a
+// descriptor of it open for reading. In a directory the caller may write
+// and search but not read (a mode 0311 drop box), Linux syncs the whole
+// filesystem instead (syncfs); other systems fail with EACCES before
+// anything is created.
+//
 // Cost of WriteFile replacing a file in the Dir's own directory, on Linux
 // with O_TMPFILE: 17 system calls (16 on the named route), two of them
-// fsync, the file's and then its directory's. The directory fsync is what
-// makes the rename itself durable; on a disk filesystem it costs a second
-// journal commit, about as much as the first.
+// fsync, the file's and then its directory's: the second is what makes the
+// rename itself durable. On a journalling filesystem the stage's mkdir and
+// rmdir, which wait for the journal, and that second fsync are most of
+// the difference from an atomic write that skips them.
 func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 	var f *AtomicFile
 	err := d.do(name, func() error {
