@@ -103,3 +103,34 @@ func TestRemoveStaleMountPoint(t *testing.T) {
 		t.Errorf("the mounted filesystem's file = %q, %v", data, err)
 	}
 }
+
+// TestWriteFileWriteOnlyDirectory: in a directory the caller may write and
+// search but not read, the directory cannot be opened for its fsync;
+// WriteFile makes the rename durable with syncfs instead, and still works.
+func TestWriteFileWriteOnlyDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory; the re-run as uid 65534 covers this")
+	}
+	if profile() == "all" {
+		t.Skip("RACEFREE_DISABLE=all: the portable walk opens directories O_RDONLY and needs read permission")
+	}
+	root := t.TempDir()
+	buildTree(t, root, "dir drop\nfile drop/f old\nchmod drop 0311")
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "drop"), 0o755) })
+	if _, err := os.ReadDir(filepath.Join(root, "drop")); err == nil {
+		t.Fatal("a 0311 directory is readable: the test cannot show anything")
+	}
+	d := openDir(t, root)
+	for _, name := range []string{"drop/f", "drop/new"} {
+		if err := d.WriteFile(name, []byte("new"), 0o644); err != nil {
+			t.Errorf("WriteFile(%s): %v", name, err)
+		}
+		if data, err := os.ReadFile(filepath.Join(root, name)); err != nil || string(data) != "new" {
+			t.Errorf("%s = %q, %v", name, data, err)
+		}
+	}
+	os.Chmod(filepath.Join(root, "drop"), 0o755)
+	if left := stagingLeftovers(t, filepath.Join(root, "drop")); len(left) != 0 {
+		t.Errorf("staging leftovers: %v", left)
+	}
+}
