@@ -157,7 +157,12 @@ func (s *Dir) Remove() error {
 // empty unlinks every entry of the stage through its descriptor. Only we
 // can create entries in it, so they are non-directories of our own making.
 func (s *Dir) empty() {
-	nfd, err := unix.FcntlInt(uintptr(s.Fd), unix.F_DUPFD_CLOEXEC, 0)
+	// A fresh open rather than a dup of s.Fd: btrfs (Linux 6.5 and later)
+	// lists through an open directory only the entries that existed when it
+	// was opened, and s.Fd was opened while the stage was empty.
+	nfd, err := eintr.Retry1(func() (int, error) {
+		return unix.Openat(s.Fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
 	if err != nil {
 		return
 	}
