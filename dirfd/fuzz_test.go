@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/dirfd"
 )
 
@@ -200,10 +199,10 @@ func fzCheckResolve(t *testing.T, spec, name string) {
 // fzKnownBug says why a disagreement is a known, reported bug (see
 // TestBug_* tests), or "".
 func fzKnownBug(m *fzModel, name string, md fzMode, op string, follow bool, gotClass, wantClass string, got fzInode, real map[*fzNode]fzInode) string {
-	// The component walk gives up with ENAMETOOLONG after more than 255
-	// steps and 8 restarts (each ".." restarts), as os.Root does; openat2
-	// has no such bound (TestBug_WalkStepLimit).
-	if !capability.Has(capability.Openat2) && gotClass == fzNameTooLong && wantClass != fzNameTooLong {
+	// The component walk gives up with ENAMETOOLONG after more than 32768
+	// steps and 8 restarts (each ".." restarts); openat2 has no such bound.
+	// It also finishes an openat2 lookup that keeps meeting EAGAIN.
+	if gotClass == fzNameTooLong && wantClass != fzNameTooLong {
 		return "the walk's step and restart bound"
 	}
 	return ""
@@ -234,18 +233,12 @@ func TestObjectByNameSymlinkLimit(t *testing.T) {
 	}
 }
 
-// TestBug_WalkStepLimit: the component walk (RACEFREE_DISABLE=openat2 or
-// all, and every system without openat2) refuses a lookup with
-// ENAMETOOLONG once it has taken more than maxWalkSteps (255) steps and
-// more than maxWalkRestarts (8) restarts (walk_unix.go:16-19 and 93-95), a
-// bound copied from os.Root. openat2 has no such bound, so the same name
-// resolves under one profile and fails under another: with l ->
-// "d/.." repeated 51 times, Stat("l/l/l/d") succeeds with openat2 and is
-// ENAMETOOLONG with the walk (3 links x 102 steps, 150 restarts). The
-// name is 7 bytes and follows 3 symlinks, far inside the kernel's limits.
-// Containment is not affected; the profiles disagree on a valid name.
-func TestBug_WalkStepLimit(t *testing.T) {
-	t.Skip("known divergence: the component walk's step/restart bound (walk_unix.go:93) refuses names openat2 resolves")
+// TestWalkStepLimit: with l -> "d/.." repeated 51 times, Stat("l/l/l/d")
+// takes the walk 306 steps and 153 restarts. openat2 resolves it; so must
+// the walk (RACEFREE_DISABLE=openat2 or all, and every system without
+// openat2), or the answer would depend on the profile. os.Root's bound of
+// 255 steps refuses it.
+func TestWalkStepLimit(t *testing.T) {
 	root := t.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
 		t.Fatal(err)

@@ -10,11 +10,16 @@ import (
 	"github.com/racefree/racefree/internal/eintr"
 )
 
-// Bounds on the work one name can cause in the walk, as os.Root has them: a
-// name may have many components or restart from the root many times (each
-// ".." restarts), but not both.
+// Bounds on the work one name can cause in the walk: a name may have many
+// components or restart from the root many times (each ".." restarts and
+// walks the resolved prefix again), but not both, so the work stays linear
+// in what the kernel itself would accept. os.Root has the same shape with
+// 255 steps; that refuses names openat2 resolves in a moment (51 "d/.." in
+// a symlink followed 3 times is 306 steps), and a lookup must not succeed
+// or fail depending on which resolver the profile picked. 32768 steps
+// bound the work to a few tens of milliseconds.
 const (
-	maxWalkSteps    = 255
+	maxWalkSteps    = 1 << 15
 	maxWalkRestarts = 8
 )
 
