@@ -380,9 +380,8 @@ func (f *AtomicFile) release() error {
 	f.cleanup.Stop()
 	err := f.File.Close()
 	if f.staged != "" {
-		// Unlinked by the name we gave it: staging.Remove lists the stage
-		// through the descriptor opened when the stage was made, and btrfs
-		// does not list entries made after a directory was opened.
+		// Unlinked by the name we gave it, so that staging.Remove finds
+		// the stage empty and need not list it.
 		if uerr := unlinkat.Unlink(f.stage.Fd, f.staged); err == nil {
 			err = uerr
 		}
