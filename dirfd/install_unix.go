@@ -102,7 +102,7 @@ import (
 // Cost, beyond build and the removal of the old tree, in LayoutDirect on
 // Linux: about 20 system calls (examine the name, create and check the
 // stage and the tree's directory, two syncfs, the renameat2, remove the
-// stage), plus a probe of the filesystem (about 20 more) when name is new.
+// stage), and about 35 more to probe the filesystem when name is new.
 func (d *Dir) Install(name string, build func(stage *Dir) error, opts ...InstallOption) error {
 	var c installConfig
 	for _, o := range opts {
@@ -172,7 +172,7 @@ func (in *installer) run(build func(stage *Dir) error) error {
 		if err := eintr.Retry(func() error { return unix.Fstat(in.keepParent, &kst) }); err != nil {
 			return err
 		}
-		if kst.Dev != pst.Dev || kst.Ino != pst.Ino || in.keepLast == in.last ||
+		if kst.Dev != pst.Dev || kst.Ino != pst.Ino || in.keepLast == in.last || in.keepLast == in.last+VersionsSuffix ||
 			in.keepLast == "." || in.keepLast == ".." || in.keepLast == "" {
 			return errKeepElsewhere
 		}
@@ -345,8 +345,10 @@ func (in *installer) publishDirect(stage *staging.Dir, cur current, res *Install
 			return err
 		}
 		defer versions.close()
-		if err := versions.retire(cur.version); err != nil {
-			return err
+		if versions != nil {
+			if err := versions.retire(cur.version); err != nil {
+				return err
+			}
 		}
 	}
 	newTree, err := makeMovable(in.treeFd)
@@ -681,7 +683,7 @@ func (v *versionsDir) prune(keep ...string) {
 			continue
 		}
 		var st unix.Stat_t
-		if unix.Fstatat(v.fd, n+retiredSuffix, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		if eintr.Retry(func() error { return unix.Fstatat(v.fd, n+retiredSuffix, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil &&
 			now.Sub(time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec))) < retiredGrace {
 			continue
 		}
@@ -774,7 +776,8 @@ func allowRemovalOn(dirfd int, name string, dev uint64) {
 	names, _ := f.Readdirnames(-1)
 	for _, n := range names {
 		var cst unix.Stat_t
-		if unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW) == nil && cst.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err := eintr.Retry(func() error { return unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW) })
+		if err == nil && cst.Mode&unix.S_IFMT == unix.S_IFDIR {
 			allowRemovalOn(fd, n, dev)
 		}
 	}
