@@ -82,7 +82,10 @@ type AtomicFile struct {
 	syncfs bool
 	// old is the lstat of the file being replaced, whose owner and mode
 	// the new one gets; nil for a new name.
-	old     *unix.Stat_t
+	old *unix.Stat_t
+	// mode, when modeSet, is what Chmod asked for; it wins over old's.
+	mode    fs.FileMode
+	modeSet bool
 	state   atomicState
 	cleanup runtime.Cleanup
 }
@@ -322,6 +325,9 @@ func (f *AtomicFile) restoreOwnerAndMode() error {
 		return statErr
 	}
 	mode := fileinfo.Mode(uint32(f.old.Mode))
+	if f.modeSet {
+		mode = f.mode
+	}
 	if st.Uid != f.old.Uid || st.Gid != f.old.Gid {
 		err := f.File.Chown(int(f.old.Uid), int(f.old.Gid))
 		if errors.Is(err, fs.ErrPermission) {
@@ -333,9 +339,21 @@ func (f *AtomicFile) restoreOwnerAndMode() error {
 		// fchown clears the set-id bits: set the mode afterwards, always.
 		return f.File.Chmod(mode)
 	}
-	if st.Mode&0o7777 != f.old.Mode&0o7777 {
+	if uint32(st.Mode)&0o7777 != fileinfo.Perm(mode) {
 		return f.File.Chmod(mode)
 	}
+	return nil
+}
+
+// Chmod changes the new file's mode now, before anyone can see it, and
+// makes it the mode Commit publishes instead of the replaced file's.
+// Setting a mode after Commit instead would briefly show the new content
+// with the old file's (perhaps wider) permissions.
+func (f *AtomicFile) Chmod(mode fs.FileMode) error {
+	if err := f.File.Chmod(mode); err != nil {
+		return err
+	}
+	f.mode, f.modeSet = mode, true
 	return nil
 }
 

@@ -64,22 +64,14 @@ func writeAtomic(d *dirfd.Dir, name string, r io.Reader, mode *fs.FileMode) erro
 		return err
 	}
 	if mode != nil {
-		if err := setMode(f, *mode); err != nil {
+		// Exactly the mode asked for, whatever the umask and whatever the
+		// mode of the file replaced, set before Commit makes it visible.
+		if err := f.Chmod(*mode); err != nil {
 			f.Close()
 			return err
 		}
 	}
 	return f.Commit()
-}
-
-// setMode gives the staged file exactly mode, which --mode asks for
-// whatever the umask and whatever the mode of the file it replaces.
-//
-// ADAPTATION POINT (helper E): AtomicFile.Commit re-applies the replaced
-// file's mode, overriding this Chmod; --mode over an existing file needs
-// AtomicFile to keep a mode the caller set (requested from helper C).
-func setMode(f *dirfd.AtomicFile, mode fs.FileMode) error {
-	return f.Chmod(mode)
 }
 
 // parseMode reads an octal mode as chmod(1) does, with the set-user-ID,
