@@ -394,17 +394,7 @@ func TestInstallNewName(t *testing.T) {
 // still removed when it is replaced. Without Mode the directory gets 0755
 // less the umask, as Mkdir.
 func TestInstallMode(t *testing.T) {
-	root := t.TempDir()
-	t.Cleanup(func() {
-		// Replaced versions stay for a while in the versioned layout, some
-		// of them read-only: let t.TempDir remove them.
-		filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				os.Chmod(path, 0o700)
-			}
-			return nil
-		})
-	})
+	root := readOnlyTempDir(t)
 	d := openRoot(t, root)
 	if err := os.Mkdir(filepath.Join(root, "mkdir"), 0o755); err != nil {
 		t.Fatal(err)
@@ -434,6 +424,23 @@ func TestInstallMode(t *testing.T) {
 	}
 }
 
+// readOnlyTempDir is t.TempDir for tests that install read-only trees:
+// replaced versions stay for a while in the versioned layout, and kept
+// trees stay, which t.TempDir's clean-up could not remove unprivileged.
+func readOnlyTempDir(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	t.Cleanup(func() {
+		filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				os.Chmod(path, 0o700)
+			}
+			return nil
+		})
+	})
+	return root
+}
+
 func lstatMode(t *testing.T, path string) fs.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(path)
@@ -444,20 +451,39 @@ func lstatMode(t *testing.T, path string) fs.FileMode {
 }
 
 // TestInstallKeepPreviousAndRollBack: KeepPrevious keeps the replaced tree
-// under another name, replacing what was there, and rolling back is one
-// more atomic step.
+// under another name, mode and all, replacing what was there, and rolling
+// back is one more atomic step. The trees are read-only, which an
+// unprivileged owner cannot move between directories as they are.
 func TestInstallKeepPreviousAndRollBack(t *testing.T) {
-	root := t.TempDir()
+	root := readOnlyTempDir(t)
 	d := openRoot(t, root)
-	install(t, d, "site", 1, dirfd.KeepPrevious("site.prev"))
+	modes := []fs.FileMode{0, 0o555, 0o500, 0o751}
+	installKeep := func(v int) dirfd.InstallResult {
+		t.Helper()
+		return install(t, d, "site", v, dirfd.KeepPrevious("site.prev"), dirfd.Mode(modes[v]))
+	}
+	checkMode := func(name string, v int) {
+		t.Helper()
+		fi, err := d.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != modes[v] {
+			t.Errorf("%s has mode %v, want %v", name, got, modes[v])
+		}
+	}
+	installKeep(1)
 	if _, err := os.Lstat(filepath.Join(root, "site.prev")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("nothing to keep on a new name, yet site.prev: %v", err)
 	}
-	install(t, d, "site", 2, dirfd.KeepPrevious("site.prev"))
+	installKeep(2)
 	checkVersion(t, d, "site.prev", 1)
-	res := install(t, d, "site", 3, dirfd.KeepPrevious("site.prev"))
+	checkMode("site.prev", 1)
+	res := installKeep(3)
 	checkVersion(t, d, "site", 3)
+	checkMode("site", 3)
 	checkVersion(t, d, "site.prev", 2)
+	checkMode("site.prev", 2)
 
 	switch res.Layout {
 	case dirfd.LayoutDirect:
@@ -471,6 +497,56 @@ func TestInstallKeepPreviousAndRollBack(t *testing.T) {
 		}
 	}
 	checkVersion(t, d, "site", 2)
+	checkMode("site", 2)
+	if l := leftovers(t, root); len(l) != 0 {
+		t.Errorf("leftovers: %v", l)
+	}
+}
+
+// TestInstallConcurrentInstallers: Installs of one name from several
+// goroutines at once, starting from a new name, all succeed, and readers
+// meanwhile see whole trees only.
+func TestInstallConcurrentInstallers(t *testing.T) {
+	perInstaller := 20
+	if testing.Short() {
+		perInstaller = 5
+	}
+	root := memTempDir(t)
+	d := openRoot(t, root)
+	stop := make(chan struct{})
+	st, readersDone := readers(d, "tree", 2, stop)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*perInstaller)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range perInstaller {
+				if err := d.Install("tree", buildVersion(100*i+j)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readersDone.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Install: %v", err)
+	}
+	// Missing trees are expected until the first Install has published.
+	if st.mixed.Load() != 0 {
+		t.Errorf("readers saw %d mixed trees, e.g. %v", st.mixed.Load(), st.example.Load())
+	}
+	sub, err := d.OpenDir("tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := treeVersion(sub); err != nil {
+		t.Errorf("after the installs: %v", err)
+	}
 	if l := leftovers(t, root); len(l) != 0 {
 		t.Errorf("leftovers: %v", l)
 	}
