@@ -65,8 +65,8 @@ var errMoved = fmt.Errorf("%w: a directory was moved while RemoveAll was inside 
 //     Everything else is still removed, as rm -r does, and the directories
 //     holding the mount point remain. A tmp cleaner that meets a mount
 //     should go on cleaning around it and not empty somebody's filesystem.
-//   - A directory that keeps being refilled while it is emptied is entered
-//     again at most 8 times, then left with ENOTEMPTY.
+//   - A directory that keeps being refilled (or swapped) while it is
+//     emptied is entered again at most 8 times, then left with ENOTEMPTY.
 //
 // Removing entries an attacker moves into the tree while it runs, or a
 // directory it moves out of the tree after we entered it, is allowed by
@@ -176,7 +176,7 @@ func (r *remover) descend(parent int, name string, round int) {
 		return
 	}
 	if err != nil {
-		r.notEntered(parent, name, err)
+		r.notEntered(parent, name, round, err)
 		return
 	}
 	id, err := identify(fd)
@@ -195,22 +195,39 @@ func (r *remover) descend(parent int, name string, round int) {
 }
 
 // notEntered settles an entry that unlink refused and that could not be
-// opened as a directory: if it is not a directory (any more), one more
-// unlink decides; if it is one, the open's error stands. Asking fstatat
-// rather than reading the open's errno keeps this free of the platforms'
-// different answers for O_NOFOLLOW on a symlink (ELOOP, EMLINK, EFTYPE).
-func (r *remover) notEntered(parent int, name string, openErr error) {
+// opened as a directory. It asks fstatat what the entry is now, rather
+// than reading the open's errno (the platforms answer O_NOFOLLOW on a
+// symlink differently: ELOOP, EMLINK, EFTYPE): a non-directory is
+// unlinked; a directory, or a non-directory that unlink says is a
+// directory after all, has changed under us (someone is swapping it), so
+// it is tried again, at most maxRounds times in all.
+func (r *remover) notEntered(parent int, name string, round int, openErr error) {
 	var st unix.Stat_t
 	err := eintr.Retry(func() error { return unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	op := "openat"
 	switch {
 	case err == unix.ENOENT:
-	case err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		if err := Unlink(parent, name); err != nil && err != unix.ENOENT {
-			r.keep(name, "unlinkat", err)
-		}
+		return
+	case err != nil:
+		r.keep(name, "fstatat", err)
+		return
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		err = openErr
 	default:
-		r.keep(name, "openat", openErr)
+		op, err = "unlinkat", Unlink(parent, name)
+		if err == nil || err == unix.ENOENT {
+			return
+		}
+		if err != unix.EISDIR && err != unix.EPERM {
+			r.keep(name, op, err)
+			return
+		}
 	}
+	if round+1 < maxRounds {
+		r.descend(parent, name, round+1)
+		return
+	}
+	r.keep(name, op, err)
 }
 
 // leave is called when the deepest directory has been listed to the end:
@@ -236,8 +253,9 @@ func (r *remover) leave() {
 	}
 	switch err := Rmdir(parentFd, l.name); {
 	case err == nil, err == unix.ENOENT:
-	case (err == unix.ENOTEMPTY || err == unix.EEXIST) && l.round+1 < maxRounds:
-		// Refilled while we emptied it: go round again.
+	case (err == unix.ENOTEMPTY || err == unix.EEXIST || err == unix.ENOTDIR) && l.round+1 < maxRounds:
+		// Refilled while we emptied it, or swapped for a non-directory
+		// (ENOTDIR): go round again on whatever the name is now.
 		r.descend(parentFd, l.name, l.round+1)
 	default:
 		r.keep(l.name, "unlinkat", err)
