@@ -661,7 +661,9 @@ func (v *versionsDir) retire(id string) error {
 // is gone. It is best effort: what it cannot remove now is tried again by
 // the next Install.
 func (v *versionsDir) prune(keep ...string) {
-	nfd, err := eintr.Retry1(func() (int, error) { return unix.FcntlInt(uintptr(v.fd), unix.F_DUPFD_CLOEXEC, 0) })
+	// A fresh open, not a dup: btrfs lists through a descriptor only the
+	// entries older than its open, and v.fd predates the new version.
+	nfd, err := openat(v.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
