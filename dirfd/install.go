@@ -34,11 +34,11 @@ func Mode(mode fs.FileMode) InstallOption {
 // KeepPrevious keeps the tree that Install replaces under prev instead of
 // removing it, so that a roll-back is one more atomic step: Exchange(name,
 // prev) in LayoutDirect, Rename(prev, name) in LayoutVersioned, where prev
-// is a symlink to the previous version, valid until the next Install
-// prunes that version. prev is a name relative to the Dir
-// like name and must be in the same directory as name. Whatever prev held
-// before is replaced atomically and removed. When name was new there is
-// nothing to keep and prev is left alone.
+// is a symlink to the previous version, valid until a later Install prunes
+// that version. prev is a name relative to the Dir like name and must be
+// in the same directory as name. Whatever prev held before is replaced
+// atomically and removed. When name was new there is nothing to keep and
+// prev is left alone.
 func KeepPrevious(prev string) InstallOption {
 	return func(c *installConfig) { c.keep = prev }
 }

@@ -37,8 +37,8 @@ import (
 // ".racefree-") in name's parent, where no other user can touch it, on the
 // same filesystem as name. Then the top directory gets its mode (see Mode),
 // the Verify checks run, the tree is flushed to disk (one syncfs(2) on
-// Linux; fsync(2) of every file and directory elsewhere) and published in
-// one step:
+// Linux; elsewhere an fsync(2), F_FULLFSYNC on macOS, of every file and
+// directory) and published in one step:
 //
 //   - LayoutDirect, wherever the filesystem has an atomic exchange: one
 //     renameat2(RENAME_EXCHANGE) swaps the staged tree with the one under
@@ -56,19 +56,18 @@ import (
 //     an Install replaces is never pruned by that same Install. A version
 //     without that record (moved in by an Install that was killed before
 //     publishing it, or replaced by a roll-back with Rename) is pruned by
-//     the next Install at once. Concurrent
-//     Installs of one name are serialised by an flock(2) on NAME.versions.
-//     A Strict Dir refuses this layout with an error wrapping
-//     errors.ErrUnsupported.
+//     the next Install at once. Concurrent Installs of one name are
+//     serialised by an flock(2) on NAME.versions. A Strict Dir refuses
+//     this layout with an error wrapping errors.ErrUnsupported.
 //
 // The Result option reports which layout ran. A name is never moved from
 // one layout to the other behind the caller's back, except that a
 // versioned name on a filesystem that has the exchange is turned into a
 // directory (atomically, by exchanging the directory with the symlink; its
 // versions are pruned as above, by this and later Installs). The opposite
-// cannot be done atomically: renaming a
-// symlink over a directory fails. So where the exchange is missing and name
-// already is a directory, Install refuses, with an error wrapping
+// cannot be done atomically: renaming a symlink over a directory fails. So
+// where the exchange is missing and name already is a directory, Install
+// refuses, with an error wrapping
 // errors.ErrUnsupported, before calling build: install under a new name, or
 // move the directory away first. An existing name that is neither a
 // directory nor a symlink made by Install fails with an error matching
@@ -91,8 +90,8 @@ import (
 // crash, the staging directory is left in name's parent; RemoveStale removes
 // it. In LayoutVersioned, a crash between moving the tree into
 // NAME.versions and replacing the symlink also leaves a version nothing
-// refers to, which the next Install prunes at once. An error that comes after the
-// new tree was published says so ("tree published, but ...").
+// refers to, which the next Install prunes at once. An error that comes
+// after the new tree was published says so ("tree published, but ...").
 //
 // Inside build, write files with Create or OpenFile and close them: the
 // whole tree is flushed once before it is published, so the per-file
@@ -253,6 +252,8 @@ func (in *installer) examine() (current, error) {
 // chooseLayout decides how the tree will be published, before anything is
 // built, so that a refusal costs the caller nothing.
 func (in *installer) chooseLayout(cur current) (Layout, error) {
+	// renameat2(RENAME_EXCHANGE), learned per filesystem, on Linux;
+	// renameatx_np(RENAME_SWAP) on macOS.
 	exchange := capability.HasOn(in.dev, capability.RenameExchange)
 	if exchange && cur.kind == kindNone {
 		// A new name would be published as a plain directory, which the
@@ -262,6 +263,7 @@ func (in *installer) chooseLayout(cur current) (Layout, error) {
 			exchange = r.Has(capability.RenameExchange)
 		}
 	}
+	exchange = exchange || capability.Has(capability.RenameatxNp)
 	var layout Layout
 	switch {
 	case exchange, cur.kind == kindNone && in.d.cfg.strict:
