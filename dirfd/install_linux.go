@@ -9,7 +9,7 @@ import (
 // flushTree makes the tree named tree in the stage durable before it is
 // published, with one syncfs(2) of the stage's filesystem. An fsync(2) per
 // file and directory costs a journal commit each: on ext4, 10,000 small
-// files took about 40 times longer that way (bench/install_test.go,
+// files took 2 s that way against 70 ms for syncfs (bench/install_test.go,
 // BenchmarkInstallFlush). The price of syncfs is that it also writes out
 // whatever else is dirty on that filesystem.
 func flushTree(stage int, _ string) error {
