@@ -158,6 +158,9 @@ func (r *remover) next(l *level) (string, bool) {
 		names, err := l.f.Readdirnames(batch)
 		switch {
 		case len(names) > 0:
+			// Fewer than asked for means the end was reached: asking
+			// again would cost one more getdents to hear so.
+			l.eof = len(names) < batch
 		case err == io.EOF || err == nil:
 			l.eof = true
 		default:
