@@ -201,6 +201,21 @@ var fsmOps = []fsmOp{
 		}
 		fsmExpect(t, d, "file moved M\nfile swapped X")
 	}},
+	{"Install", func(t *testing.T, d *dirfd.Dir) {
+		// A new name, then a replacement: by exchange where the filesystem
+		// has it, else in the versioned layout; either way readers of
+		// app/v see one whole version and nothing is left in a stage.
+		for _, v := range []string{"1", "2"} {
+			var res dirfd.InstallResult
+			fsmNoErr(t, d.Install("app", func(stage *dirfd.Dir) error {
+				return stage.WriteFile("v", []byte(v), 0o644)
+			}, dirfd.Result(&res)))
+			if b, err := d.ReadFile("app/v"); err != nil || string(b) != v {
+				t.Errorf("after install %s (%v), app/v holds %q, %v", v, res.Layout, b, err)
+			}
+		}
+		fsmNoStaging(t, d)
+	}},
 	{"RemoveAll", func(t *testing.T, d *dirfd.Dir) {
 		fsmBuild(t, d, `
 			dir keep

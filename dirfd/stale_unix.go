@@ -135,7 +135,7 @@ func emptyDir(fd int, name string) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := unlinkat.RemoveAll(fd, e); err != nil {
+		if err := removeTree(fd, e); err != nil {
 			return err
 		}
 	}
