@@ -183,6 +183,50 @@ func TestRemoveIfSameChanged(t *testing.T) {
 	}
 }
 
+// TestIfSameChangedToUnmovableDirectory: the name now refers to a
+// directory we may not move (no write permission on it, so its ".." cannot
+// be rewritten; as root it can be, and is put back). Either way the answer
+// is ErrChanged, not a permission error, and the directory is kept: under
+// its name, or, where it cannot be put back without risking replacing an
+// empty directory (no no-replace rename for directories), under the
+// conflict name the error gives.
+func TestIfSameChangedToUnmovableDirectory(t *testing.T) {
+	for _, op := range []string{"RemoveIfSame", "RenameIfSame"} {
+		root, d := verifiedFixture(t)
+		h, err := d.OpenHandle("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Remove("f"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Mkdir("f", 0o555); err != nil {
+			t.Fatal(err)
+		}
+		if op == "RemoveIfSame" {
+			err = d.RemoveIfSame("f", h)
+		} else {
+			err = d.RenameIfSame("f", h, "moved")
+		}
+		h.Close()
+		if !errors.Is(err, dirfd.ErrChanged) {
+			t.Errorf("%s: %v, want ErrChanged", op, err)
+		}
+		at := "f"
+		var ce *fallback.ConflictError
+		if errors.As(err, &ce) {
+			at = ce.Name
+		}
+		if fi, err := d.Lstat(at); err != nil || !fi.IsDir() {
+			t.Errorf("%s: the directory is not at %s: %v", op, at, err)
+		}
+		if l := leftStages(t, root); len(l) > 0 {
+			t.Errorf("%s: staging leftovers: %v", op, l)
+		}
+		os.Chmod(filepath.Join(root, at), 0o755)
+	}
+}
+
 func TestRemoveIfSameErrors(t *testing.T) {
 	_, d := verifiedFixture(t)
 	h, err := d.OpenHandle("f")

@@ -81,14 +81,14 @@ func TestTakeAsideAndPutBack(t *testing.T) {
 	for _, content := range []string{"theirs", "/"} {
 		f := newFixture(t)
 		st := f.make(t, "x", content)
-		a, err := fallback.TakeAside(f.fd, "x", noReplace)
+		a, err := fallback.TakeAside(f.fd, "x", &st, noReplace)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(f.path("x")); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("x is still there while aside: %v", err)
 		}
-		if !a.Same(&st) {
+		if !a.Same() {
 			t.Fatal("the object aside is not the one that was under the name")
 		}
 		if err := a.PutBack(fallback.ErrChanged); err != fallback.ErrChanged {
@@ -111,7 +111,7 @@ func TestPutBackKeepsBothWhenTheNameWasTaken(t *testing.T) {
 	for _, content := range []string{"theirs", "/"} {
 		f := newFixture(t)
 		st := f.make(t, "x", content)
-		a, err := fallback.TakeAside(f.fd, "x", noReplace)
+		a, err := fallback.TakeAside(f.fd, "x", &st, noReplace)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestPutBackKeepsBothWhenTheNameWasTaken(t *testing.T) {
 func TestFinishFailurePutsBack(t *testing.T) {
 	f := newFixture(t)
 	st := f.make(t, "x", "mine")
-	a, err := fallback.TakeAside(f.fd, "x", noReplace)
+	a, err := fallback.TakeAside(f.fd, "x", &st, noReplace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,19 +157,19 @@ func TestFinishFailurePutsBack(t *testing.T) {
 
 func TestUnlinkAside(t *testing.T) {
 	f := newFixture(t)
-	f.make(t, "d", "/")
-	f.make(t, "full", "/")
+	d := f.make(t, "d", "/")
+	full := f.make(t, "full", "/")
 	if err := os.WriteFile(f.path("full/f"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := fallback.TakeAside(f.fd, "d", noReplace)
+	a, err := fallback.TakeAside(f.fd, "d", &d, noReplace)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Unlink(); err != nil {
 		t.Fatal(err)
 	}
-	a, err = fallback.TakeAside(f.fd, "full", noReplace)
+	a, err = fallback.TakeAside(f.fd, "full", &full, noReplace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,8 @@ func TestUnlinkAside(t *testing.T) {
 
 func TestTakeAsideMissing(t *testing.T) {
 	f := newFixture(t)
-	if _, err := fallback.TakeAside(f.fd, "missing", noReplace); !errors.Is(err, fs.ErrNotExist) {
+	var none unix.Stat_t
+	if _, err := fallback.TakeAside(f.fd, "missing", &none, noReplace); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v, want ENOENT", err)
 	}
 	if e := f.entries(t); len(e) != 0 {

@@ -54,18 +54,26 @@ type Aside struct {
 	stage     *staging.Dir
 	noReplace RenameFunc
 	st        unix.Stat_t // the object now in the stage
+	want      unix.Stat_t // the object expected
 }
 
 // TakeAside renames name in dirfd into a fresh private stage created in
-// dirfd (so the rename stays on one filesystem) and records what it took.
-// noReplace is used to put the object back. The caller must end the Aside
-// with Finish, Unlink or PutBack.
+// dirfd (so the rename stays on one filesystem) and records what it took;
+// Same then says whether that is want's object. noReplace is used to put
+// objects back. The caller must end the Aside with Finish, Unlink or
+// PutBack.
+//
+// Moving a directory to another parent needs write permission on it, so a
+// stranger's directory under the name usually cannot be taken (EACCES, or
+// EPERM in a sticky directory for a stranger's anything). Such a refusal
+// is answered with ErrChanged when the name does not refer to want's
+// object: nothing was done, and the object there is not ours.
 //
 // An error from creating the stage (EACCES, ENOSPC, EMLINK, ...) is
 // returned as it is: another user who can write the directory can cause
 // some of these (fill the disk, the link count), so they must never switch
 // the caller to a weaker sequence.
-func TakeAside(dirfd int, name string, noReplace RenameFunc) (*Aside, error) {
+func TakeAside(dirfd int, name string, want *unix.Stat_t, noReplace RenameFunc) (*Aside, error) {
 	stage, err := staging.Create(dirfd)
 	if err != nil {
 		return nil, err
@@ -74,17 +82,22 @@ func TakeAside(dirfd int, name string, noReplace RenameFunc) (*Aside, error) {
 	// entries in it, so there is nothing to replace.
 	if err := eintr.Retry(func() error { return unix.Renameat(dirfd, name, stage.Fd, entry) }); err != nil {
 		stage.Remove()
+		var now unix.Stat_t
+		if (err == unix.EACCES || err == unix.EPERM) &&
+			unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && !Same(&now, want) {
+			return nil, ErrChanged
+		}
 		return nil, err
 	}
-	a := &Aside{dir: dirfd, name: name, stage: stage, noReplace: noReplace}
+	a := &Aside{dir: dirfd, name: name, stage: stage, noReplace: noReplace, want: *want}
 	if err := eintr.Retry(func() error { return unix.Fstatat(stage.Fd, entry, &a.st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 		return nil, a.PutBack(err)
 	}
 	return a, nil
 }
 
-// Same reports whether the object taken aside is want's object.
-func (a *Aside) Same(want *unix.Stat_t) bool { return Same(&a.st, want) }
+// Same reports whether the object taken aside is the expected one.
+func (a *Aside) Same() bool { return Same(&a.st, &a.want) }
 
 // Finish applies act to the object inside the stage (given as the stage's
 // descriptor and the object's name in it): unlink it, or rename it out. If

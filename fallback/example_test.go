@@ -37,11 +37,11 @@ func ExampleTakeAside() {
 
 	// LinkUnlink is an exact no-replace rename out of the private stage
 	// for non-directories; renameat2's NoReplace is the usual choice.
-	a, err := fallback.TakeAside(dirfd, "x", fallback.LinkUnlink)
+	a, err := fallback.TakeAside(dirfd, "x", &mine, fallback.LinkUnlink)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if a.Same(&mine) {
+	if a.Same() {
 		err = a.Unlink()
 	} else {
 		err = a.PutBack(fallback.ErrChanged)

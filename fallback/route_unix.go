@@ -20,7 +20,11 @@ import (
 //
 //   - Non-directories can always be taken aside: a stranger's object is put
 //     back with RENAME_NOREPLACE, or with link+unlink from the stage, which
-//     is just as exact there (see LinkUnlink).
+//     is just as exact there (see LinkUnlink). Without a no-replace rename
+//     for directories, a stranger's directory found under the name cannot
+//     be put back without risking replacing an empty directory that
+//     appeared meanwhile: it is kept under a ConflictPrefix name instead
+//     (never lost; the *ConflictError says where).
 //   - A directory can be put back without replacing an empty directory that
 //     has appeared meanwhile only with a kernel no-replace rename
 //     (renameat2 RENAME_NOREPLACE on this filesystem, macOS RENAME_EXCL);

@@ -64,11 +64,11 @@ func RenameIfSame(olddirfd int, oldname string, fd int, newdirfd int, newname st
 			return Rename(olddirfd, oldname, newdirfd, newname, flags)
 		})
 	}
-	a, err := fallback.TakeAside(olddirfd, oldname, noReplace)
+	a, err := fallback.TakeAside(olddirfd, oldname, &want, noReplace)
 	if err != nil {
 		return fallback.MoveAside, err
 	}
-	if !a.Same(&want) {
+	if !a.Same() {
 		return fallback.MoveAside, a.PutBack(fallback.ErrChanged)
 	}
 	return fallback.MoveAside, a.Finish(func(stagefd int, name string) error {

@@ -64,11 +64,11 @@ func RemoveIfSame(dirfd int, name string, fd int, strict bool) (fallback.Method,
 			return fallback.UnlinkAs(dirfd, name, &want)
 		})
 	}
-	a, err := fallback.TakeAside(dirfd, name, putBack)
+	a, err := fallback.TakeAside(dirfd, name, &want, putBack)
 	if err != nil {
 		return fallback.MoveAside, err
 	}
-	if !a.Same(&want) {
+	if !a.Same() {
 		return fallback.MoveAside, a.PutBack(fallback.ErrChanged)
 	}
 	return fallback.MoveAside, a.Unlink()
