@@ -84,7 +84,7 @@ func TakeAside(dirfd int, name string, want *unix.Stat_t, noReplace RenameFunc) 
 		stage.Remove()
 		var now unix.Stat_t
 		if (err == unix.EACCES || err == unix.EPERM) &&
-			unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && !Same(&now, want) {
+			eintr.Retry(func() error { return unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW) }) == nil && !Same(&now, want) {
 			return nil, ErrChanged
 		}
 		return nil, err

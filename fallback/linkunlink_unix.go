@@ -28,7 +28,7 @@ func LinkUnlink(olddirfd int, oldname string, newdirfd int, newname string) erro
 	err := eintr.Retry(func() error { return unix.Linkat(olddirfd, oldname, newdirfd, newname, 0) })
 	if err == unix.EPERM || err == unix.EISDIR {
 		var st unix.Stat_t
-		if unix.Fstatat(olddirfd, oldname, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if eintr.Retry(func() error { return unix.Fstatat(olddirfd, oldname, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			return fmt.Errorf("no-replace rename of a directory needs RENAME_NOREPLACE: %w", errors.ErrUnsupported)
 		}
 	}

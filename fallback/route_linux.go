@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/eintr"
 )
 
 // noReplaceForDirs: renameat2(RENAME_NOREPLACE) works for directories on
@@ -14,7 +15,8 @@ func noReplaceForDirs(dev uint64) bool { return capability.HasOn(dev, capability
 // 5.8) so that capabilities and ACLs count; older kernels get the mode-bit
 // answer.
 func canRewriteDotDot(fd int, st *unix.Stat_t) bool {
-	switch err := unix.Faccessat2(fd, "", unix.W_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err {
+	err := eintr.Retry(func() error { return unix.Faccessat2(fd, "", unix.W_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS) })
+	switch err {
 	case nil:
 		return true
 	case unix.EACCES, unix.EROFS, unix.EPERM:

@@ -15,6 +15,9 @@
 // Strict refuses every emulation (errors.ErrUnsupported), for callers that
 // need the atomic guarantee or nothing (G6 in DESIGN.md).
 //
+// RenameIfSame renames only while the old name still refers to an object
+// the caller holds open (G3), through the move-aside of package fallback.
+//
 // Like golang.org/x/sys/unix, the package takes raw descriptors.
 package renameat2
 
