@@ -57,20 +57,15 @@ func (d *Dir) ReplaceLink(oldname, newname string) error {
 func (d *Dir) LinkHandle(h *opath.Handle, newname string) error {
 	err := d.do(newname, func() error {
 		return d.inParent(newname, func(parent int, last string) error {
-			rc, err := h.File().SyscallConn()
-			if err != nil {
-				return err
-			}
-			var linkErr error
-			if err := rc.Control(func(fd uintptr) { linkErr = linkat.LinkFd(int(fd), parent, last) }); err != nil {
-				// Control fails only once h is being closed.
-				return os.ErrClosed
-			}
-			return linkErr
+			return withHandleFd(h, func(fd int) error { return linkat.LinkFd(fd, parent, last) })
 		})
 	})
 	if err != nil {
-		return &os.LinkError{Op: "linkat", Old: h.Name(), New: newname, Err: err}
+		old := ""
+		if h != nil {
+			old = h.Name()
+		}
+		return &os.LinkError{Op: "linkat", Old: old, New: newname, Err: err}
 	}
 	return nil
 }

@@ -231,8 +231,12 @@ func (d *Dir) Remove(name string) error {
 
 // RemoveAll removes name and everything below it, as os.RemoveAll: a
 // missing name is not an error, and removing "." is refused (EINVAL). It
-// never follows a symlink, never leaves the tree, and does not descend into
-// other filesystems (EXDEV).
+// never follows a symlink and never leaves the tree. Mount points below
+// name (on Linux bind mounts of the same filesystem too, told apart by
+// mount ID) are left alone, with their contents, and reported with EXDEV
+// once everything else is removed. It holds at most 17 descriptors however
+// deep the tree, and a directory moved out from under it stops it with an
+// error matching ErrChanged (see unlinkat.RemoveAll).
 func (d *Dir) RemoveAll(name string) error {
 	trimmed := strings.TrimRight(name, "/")
 	if trimmed == "" && name != "" {

@@ -12,15 +12,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/fallback"
 	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/internal/staging"
 	"github.com/racefree/racefree/unlinkat"
 )
-
-// conflictPrefix starts the names under which verified removal keeps an
-// object it found in place of the expected one: somebody's real data,
-// which RemoveStale must never touch.
-const conflictPrefix = staging.Prefix + "conflict-"
 
 // RemoveStale removes the staging directories that operations killed at
 // the wrong instant left in d's own directory (the leftovers of G2 and G5),
@@ -62,7 +58,7 @@ func (d *Dir) RemoveStale(olderThan time.Duration) (removed int, err error) {
 		}
 		var errs []error
 		for _, name := range names {
-			if !strings.HasPrefix(name, staging.Prefix) || strings.HasPrefix(name, conflictPrefix) {
+			if !strings.HasPrefix(name, staging.Prefix) || strings.HasPrefix(name, fallback.ConflictPrefix) {
 				continue
 			}
 			ok, err := removeStale(fd, name, d.dev, olderThan)
