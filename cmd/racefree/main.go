@@ -7,6 +7,7 @@
 //	racefree ln [-s] [-f] [-T] TARGET... LINK|DIR
 //	racefree mv [--exchange | -n] SRC DST
 //	racefree rm [-r] [-f] PATH...
+//	racefree install [--verify CMD] [--keep-previous NAME] SRC_DIR DEST
 //	racefree write [--mode M] DEST
 //	racefree resolve [--root DIR] [--mode beneath|in-root|no-symlinks] PATH
 //
@@ -23,6 +24,12 @@
 // missing), mv --exchange swaps two names atomically, rm removes only the
 // object it examined, and write publishes a complete, synced file or
 // nothing.
+//
+// install copies SRC_DIR as cp -a would (files, directories, symlinks, hard
+// links, modes, times, and owners when run as root) into a private staging
+// directory next to DEST, runs the --verify command on it, and publishes it
+// as DEST all at once: readers see the whole old tree or the whole new one,
+// and a failure or a crash at any point leaves the old tree as it was.
 //
 // Every command exits 0 on success, 1 when the operation failed and 2 on a
 // usage error, and reports errors on standard error as
@@ -64,6 +71,7 @@ var commands = []command{
 	{"ln", "[-s] [-f] [-T] TARGET... LINK|DIR", "make links; with -f an existing LINK is replaced atomically", runLn},
 	{"mv", "[--exchange | -n] SRC DST", "rename SRC to DST, swap them atomically (--exchange), or never replace DST (-n)", runMv},
 	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
+	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
 	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 }

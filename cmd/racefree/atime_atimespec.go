@@ -1,0 +1,10 @@
+//go:build darwin || freebsd || netbsd
+
+package main
+
+import (
+	"syscall"
+	"time"
+)
+
+func accessTime(st *syscall.Stat_t) time.Time { return time.Unix(st.Atimespec.Unix()) }
