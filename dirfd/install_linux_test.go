@@ -92,7 +92,7 @@ func TestInstallSurvivesSIGKILL(t *testing.T) {
 			if out, err := child(true).CombinedOutput(); err != nil {
 				t.Fatalf("first install: %v\n%s", err, out)
 			}
-			d := openRoot(t, dir)
+			d := openDir(t, dir)
 			leftAfter := 0
 			for k := range layout.kills {
 				cmd := child(false)

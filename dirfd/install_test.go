@@ -110,32 +110,6 @@ func treeVersion(tree *dirfd.Dir) (int, error) {
 	return strconv.Atoi(string(data))
 }
 
-// leftovers returns the entries of dir that carry the staging prefix.
-func leftovers(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), staging.Prefix) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-func openRoot(t *testing.T, root string, opts ...dirfd.Option) *dirfd.Dir {
-	t.Helper()
-	d, err := dirfd.Open(root, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 func install(t *testing.T, d *dirfd.Dir, name string, v int, opts ...dirfd.InstallOption) dirfd.InstallResult {
 	t.Helper()
 	var res dirfd.InstallResult
@@ -217,7 +191,7 @@ func TestInstallReadersSeeOneWholeTree(t *testing.T) {
 		installs = 40
 	}
 	root := memTempDir(t)
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	install(t, d, "tree", 0)
 
 	t.Run("naive copy into place", func(t *testing.T) {
@@ -271,7 +245,7 @@ func TestInstallReadersSeeOneWholeTree(t *testing.T) {
 			t.Fatalf("inconclusive: no reader read a whole tree")
 		}
 		checkVersion(t, d, "tree", installs)
-		if l := leftovers(t, root); len(l) != 0 {
+		if l := stagingLeftovers(t, root); len(l) != 0 {
 			t.Errorf("leftovers after the installs: %v", l)
 		}
 	})
@@ -338,7 +312,7 @@ func TestInstallFailureLeavesEverythingAsItWas(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			d := openRoot(t, root)
+			d := openDir(t, root)
 			install(t, d, "tree", 1, dirfd.Mode(0o750))
 			before := snapshot(t, root)
 			func() {
@@ -364,7 +338,7 @@ func TestInstallFailureLeavesEverythingAsItWas(t *testing.T) {
 // profile, and a second Install replaces it.
 func TestInstallNewName(t *testing.T) {
 	root := t.TempDir()
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +358,7 @@ func TestInstallNewName(t *testing.T) {
 		t.Errorf("second Install: %+v, want replaced", res)
 	}
 	checkVersion(t, d, "sub/site", 2)
-	if l := leftovers(t, filepath.Join(root, "sub")); len(l) != 0 {
+	if l := stagingLeftovers(t, filepath.Join(root, "sub")); len(l) != 0 {
 		t.Errorf("leftovers: %v", l)
 	}
 }
@@ -395,7 +369,7 @@ func TestInstallNewName(t *testing.T) {
 // less the umask, as Mkdir.
 func TestInstallMode(t *testing.T) {
 	root := readOnlyTempDir(t)
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	if err := os.Mkdir(filepath.Join(root, "mkdir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +393,7 @@ func TestInstallMode(t *testing.T) {
 	if fi.Mode().Perm() != mkdirMode.Perm() {
 		t.Errorf("without Mode: %v, want %v as Mkdir(0755) gives", fi.Mode(), mkdirMode)
 	}
-	if l := leftovers(t, root); len(l) != 0 {
+	if l := stagingLeftovers(t, root); len(l) != 0 {
 		t.Errorf("leftovers (the read-only old tree was not removed?): %v", l)
 	}
 }
@@ -456,7 +430,7 @@ func lstatMode(t *testing.T, path string) fs.FileMode {
 // unprivileged owner cannot move between directories as they are.
 func TestInstallKeepPreviousAndRollBack(t *testing.T) {
 	root := readOnlyTempDir(t)
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	modes := []fs.FileMode{0, 0o555, 0o500, 0o751}
 	installKeep := func(v int) dirfd.InstallResult {
 		t.Helper()
@@ -498,7 +472,7 @@ func TestInstallKeepPreviousAndRollBack(t *testing.T) {
 	}
 	checkVersion(t, d, "site", 2)
 	checkMode("site", 2)
-	if l := leftovers(t, root); len(l) != 0 {
+	if l := stagingLeftovers(t, root); len(l) != 0 {
 		t.Errorf("leftovers: %v", l)
 	}
 }
@@ -512,7 +486,7 @@ func TestInstallConcurrentInstallers(t *testing.T) {
 		perInstaller = 5
 	}
 	root := memTempDir(t)
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	stop := make(chan struct{})
 	st, readersDone := readers(d, "tree", 2, stop)
 	var wg sync.WaitGroup
@@ -547,7 +521,7 @@ func TestInstallConcurrentInstallers(t *testing.T) {
 	if _, err := treeVersion(sub); err != nil {
 		t.Errorf("after the installs: %v", err)
 	}
-	if l := leftovers(t, root); len(l) != 0 {
+	if l := stagingLeftovers(t, root); len(l) != 0 {
 		t.Errorf("leftovers: %v", l)
 	}
 }
@@ -584,7 +558,7 @@ func TestInstallRefusesWhatItCannotReplace(t *testing.T) {
 			if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			d := openRoot(t, root)
+			d := openDir(t, root)
 			before := snapshot(t, root)
 			built := false
 			err := d.Install(tc.name, func(*dirfd.Dir) error { built = true; return nil }, tc.opts...)
@@ -605,7 +579,7 @@ func TestInstallRefusesWhatItCannotReplace(t *testing.T) {
 // tree, whatever the installing Dir's mode.
 func TestInstallStageIsContained(t *testing.T) {
 	root := t.TempDir()
-	d := openRoot(t, root, dirfd.InRoot())
+	d := openDir(t, root, dirfd.InRoot())
 	err := d.Install("tree", func(stage *dirfd.Dir) error {
 		if !strings.Contains(stage.Name(), staging.Prefix) {
 			t.Errorf("stage.Name() = %q, want the staging directory in it", stage.Name())
@@ -638,7 +612,7 @@ func TestInstallVersionedLayout(t *testing.T) {
 		return
 	}
 	root := t.TempDir()
-	d := openRoot(t, root)
+	d := openDir(t, root)
 	versions := filepath.Join(root, "site"+dirfd.VersionsSuffix)
 	checkLink := func(res dirfd.InstallResult) {
 		t.Helper()
@@ -703,7 +677,7 @@ func TestInstallVersionedLayout(t *testing.T) {
 	checkVersions(r2.Version, r2.Version+".retired", r4.Version)
 
 	before := snapshot(t, root)
-	strict := openRoot(t, root, dirfd.Strict())
+	strict := openDir(t, root, dirfd.Strict())
 	if err := strict.Install("site", buildVersion(5)); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Strict Install over a versioned name: %v, want ErrUnsupported", err)
 	}
@@ -730,7 +704,7 @@ func TestInstallVersionedLayout(t *testing.T) {
 	if diff := cmp.Diff(before, snapshot(t, root)); diff != "" {
 		t.Errorf("the refused Install changed the directory (-before +after):\n%s", diff)
 	}
-	if l := leftovers(t, root); len(l) != 0 {
+	if l := stagingLeftovers(t, root); len(l) != 0 {
 		t.Errorf("leftovers: %v", l)
 	}
 }
@@ -755,7 +729,7 @@ func TestInstallTurnsVersionedIntoDirect(t *testing.T) {
 				dir site.versions/fedcba9876543210
 				symlink site site.versions/`+id+`
 			`)
-			d := openRoot(t, root)
+			d := openDir(t, root)
 			var opts []dirfd.InstallOption
 			if keep {
 				opts = append(opts, dirfd.KeepPrevious("prev"))
