@@ -583,3 +583,39 @@ func TestWriteFileSIGKILL(t *testing.T) {
 		t.Logf("%d kills: the file was whole every time; %d left a stage, all removed", kills, leftovers)
 	})
 }
+
+// TestAtomicFileChmod: a mode set with AtomicFile.Chmod is the one Commit
+// publishes, over an existing file's (which Commit otherwise keeps) and
+// regardless of the umask.
+func TestAtomicFileChmod(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := openDir(t, root)
+	for _, name := range []string{"f", "new"} {
+		f, err := d.CreateAtomic(name, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("secret"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Chmod(0o600 | fs.ModeSetgid); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fi.Mode()&(fs.ModePerm|fs.ModeSetgid), 0o600|fs.ModeSetgid; got != want {
+			t.Errorf("%s: mode %v after Chmod and Commit, want %v", name, got, want)
+		}
+	}
+	if left := stagingLeftovers(t, root); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

@@ -147,6 +147,7 @@ func TestLinkHandle(t *testing.T) {
 			h.Close()
 			return h
 		}, "x", os.ErrClosed},
+		{"NilHandle", func(t *testing.T, base string, d *dirfd.Dir) *opath.Handle { return nil }, "x", fs.ErrInvalid},
 		{"Nul", func(t *testing.T, base string, d *dirfd.Dir) *opath.Handle { return openHandle(t, d, "a/f") }, "x\x00", fs.ErrInvalid},
 		{"Empty", func(t *testing.T, base string, d *dirfd.Dir) *opath.Handle { return openHandle(t, d, "a/f") }, "", fs.ErrInvalid},
 		{"EscapesByDotDot", func(t *testing.T, base string, d *dirfd.Dir) *opath.Handle { return openHandle(t, d, "a/f") }, "../outside/x", dirfd.ErrEscape},
