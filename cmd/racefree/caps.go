@@ -28,7 +28,10 @@ type capsOutput struct {
 type capsDir struct {
 	Path     string        `json:"path"`
 	Features []capsFeature `json:"features"`
-	Error    string        `json:"error,omitempty"` // why the probe could not run
+	// InstallLayout is the layout dirfd.Install (racefree install) uses
+	// on this filesystem: "direct" or "versioned".
+	InstallLayout string `json:"install_layout,omitempty"`
+	Error         string `json:"error,omitempty"` // why the probe could not run
 }
 
 func runCaps(e *env, args []string) error {
@@ -51,6 +54,8 @@ func runCaps(e *env, args []string) error {
 		out.Dir = &capsDir{Path: path, Features: jsonFeatures(r)}
 		if probeErr != nil {
 			out.Dir.Error = probeErr.Error()
+		} else {
+			out.Dir.InstallLayout = installLayout(r).String()
 		}
 	}
 
@@ -81,6 +86,16 @@ func probeDir(path string) (capability.Report, error) {
 	return r, nil
 }
 
+// installLayout is the layout dirfd.Install chooses on a filesystem with
+// report r: the tree's directory itself where the filesystem can exchange
+// two names atomically, else a symlink to a versioned directory.
+func installLayout(r capability.Report) dirfd.Layout {
+	if r.Has(capability.RenameExchange) || r.Has(capability.RenameatxNp) {
+		return dirfd.LayoutDirect
+	}
+	return dirfd.LayoutVersioned
+}
+
 func jsonFeatures(r capability.Report) []capsFeature {
 	fs := []capsFeature{}
 	for _, s := range r.Features() {
@@ -105,6 +120,12 @@ func printCaps(w io.Writer, out capsOutput) error {
 			}
 		}
 		fmt.Fprintln(tw, "  (other features: as for the kernel)")
+		switch d.InstallLayout {
+		case dirfd.LayoutDirect.String():
+			fmt.Fprintln(tw, "  install layout: direct (the tree's directory is exchanged atomically)")
+		case dirfd.LayoutVersioned.String():
+			fmt.Fprintln(tw, "  install layout: versioned (a symlink to NAME.versions/ID, replaced atomically)")
+		}
 	}
 	return tw.Flush()
 }

@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/racefree/racefree/capability"
 )
@@ -23,6 +25,9 @@ type cmdCase struct {
 	// needs is the feature without which the case's outcome differs (it
 	// is skipped then).
 	needs capability.Feature
+	// before are commands run first, in the same directory and profile;
+	// each must succeed.
+	before [][]string
 }
 
 // run runs the case with RACEFREE_DISABLE set to disable.
@@ -36,6 +41,11 @@ func (tc cmdCase) run(t *testing.T, disable string) {
 	var env []string
 	if disable != "" {
 		env = []string{capability.EnvDisable + "=" + disable}
+	}
+	for _, args := range tc.before {
+		if r := racefree(t, root, env, args...); r.code != 0 {
+			t.Fatalf("racefree %q: exit status %d\n%s", args, r.code, r.stderr)
+		}
 	}
 	r := racefreeIO(t, root, env, strings.NewReader(tc.stdin), tc.args...)
 	stderr := tc.stderr
@@ -67,8 +77,11 @@ func TestCommandsWithoutPrimitives(t *testing.T) {
 }
 
 // makeTree builds entries under root from one-line specs, in order:
-// "dir a/b", "file a/f CONTENT" (CONTENT optional), "symlink a/l TARGET".
-// Missing parent directories are created.
+// "dir a/b", "file a/f CONTENT" (CONTENT optional), "symlink a/l TARGET",
+// "link a/new a/old" (a hard link), "mode a/f 4755" (octal, set exactly),
+// "mtime a/f UNIXSECONDS" (access and modification time), "chown a/f UID"
+// (owner and group, not following a symlink). Missing parent directories
+// are created.
 func makeTree(t *testing.T, root string, specs ...string) {
 	t.Helper()
 	for _, spec := range specs {
@@ -89,6 +102,23 @@ func makeTree(t *testing.T, root string, specs ...string) {
 			err = os.WriteFile(p, []byte(content), 0o644)
 		case "symlink":
 			err = os.Symlink(f[2], p)
+		case "link":
+			err = os.Link(filepath.Join(root, f[2]), p)
+		case "mode":
+			var m fs.FileMode
+			if m, err = parseMode(f[2]); err == nil {
+				err = os.Chmod(p, m)
+			}
+		case "mtime":
+			var sec int64
+			if sec, err = strconv.ParseInt(f[2], 10, 64); err == nil {
+				err = os.Chtimes(p, time.Unix(sec, 0), time.Unix(sec, 0))
+			}
+		case "chown":
+			var id int
+			if id, err = strconv.Atoi(f[2]); err == nil {
+				err = os.Lchown(p, id, id)
+			}
 		default:
 			t.Fatalf("bad tree spec %q", spec)
 		}

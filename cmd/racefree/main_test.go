@@ -111,6 +111,7 @@ type capsJSON struct {
 			Available bool   `json:"available"`
 			Detail    string `json:"detail"`
 		} `json:"features"`
+		InstallLayout string `json:"install_layout"`
 	} `json:"dir"`
 }
 
@@ -203,13 +204,20 @@ func TestCapsDir(t *testing.T) {
 			t.Errorf("rename_exchange on a temporary directory: available %v, %q", f.Available, f.Detail)
 		}
 	}
+	if want := wantInstallLayout(""); c.Dir.InstallLayout != want {
+		t.Errorf("install_layout %q, want %q", c.Dir.InstallLayout, want)
+	}
+	versioned := parseCaps(t, racefree(t, dir, []string{capability.EnvDisable + "=rename_exchange"}, "caps", "--json", ".").stdout)
+	if versioned.Dir == nil || versioned.Dir.InstallLayout != "versioned" {
+		t.Errorf("without rename_exchange: install_layout %+v, want versioned", versioned.Dir)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 0 {
 		t.Errorf("caps left something behind in %s: %v %v", dir, entries, err)
 	}
 
 	text := racefree(t, dir, nil, "caps", ".")
-	text.expect(t, 0, []string{"filesystem of .:", "rename_exchange"}, nil)
+	text.expect(t, 0, []string{"filesystem of .:", "rename_exchange", "install layout: " + wantInstallLayout("")}, nil)
 
 	missing := racefree(t, dir, nil, "caps", "no-such-dir")
 	missing.expect(t, 1, nil, []string{"racefree: caps: ", "no-such-dir"})
