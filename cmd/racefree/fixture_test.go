@@ -76,6 +76,15 @@ func TestCommandsWithoutPrimitives(t *testing.T) {
 	}
 }
 
+// wantInstallLayout is the layout install uses on a temporary directory
+// under the profile disable ("" or one that disables rename_exchange).
+func wantInstallLayout(disable string) string {
+	if disable == "" && (capability.Has(capability.RenameExchange) || capability.Has(capability.RenameatxNp)) {
+		return "direct"
+	}
+	return "versioned"
+}
+
 // makeTree builds entries under root from one-line specs, in order:
 // "dir a/b", "file a/f CONTENT" (CONTENT optional), "symlink a/l TARGET",
 // "link a/new a/old" (a hard link), "mode a/f 4755" (octal, set exactly),

@@ -13,8 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
-
-	"github.com/racefree/racefree/capability"
 )
 
 // TestInstall runs every install case with the direct layout (where the
@@ -26,15 +24,6 @@ func TestInstall(t *testing.T) {
 			t.Run(disable+"/"+tc.name, func(t *testing.T) { tc.run(t, disable) })
 		}
 	}
-}
-
-// wantInstallLayout is the layout install uses on a temporary directory
-// under the profile disable ("" or one that disables rename_exchange).
-func wantInstallLayout(disable string) string {
-	if disable == "" && (capability.Has(capability.RenameExchange) || capability.Has(capability.RenameatxNp)) {
-		return "direct"
-	}
-	return "versioned"
 }
 
 // sourceTree is a tree with everything install copies: nested directories
