@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,6 +19,8 @@ import (
 // fileID identifies a file with several links, to link its other names to
 // the first copy as cp -a does.
 type fileID struct{ dev, ino uint64 }
+
+func idOf(st *syscall.Stat_t) fileID { return fileID{uint64(st.Dev), uint64(st.Ino)} }
 
 // treeCopier copies a source tree into the stage as cp -a would: regular
 // files, directories and symlinks (never followed), hard links within the
@@ -35,10 +38,16 @@ type treeCopier struct {
 	progress *progress
 	links    map[fileID]string // first copy of each multiply-linked file, by its name in the stage
 	root     bool              // copy owners
+	tree     fileID            // the stage's top directory
 }
 
 func copyTree(src, stage *dirfd.Dir, p *progress) error {
 	c := &treeCopier{stage: stage, progress: p, links: map[fileID]string{}, root: os.Geteuid() == 0}
+	top, err := stage.Lstat(".")
+	if err != nil {
+		return err
+	}
+	c.tree = idOf(top.Sys().(*syscall.Stat_t))
 	if err := c.copyDir(src, stage, ""); err != nil {
 		return err
 	}
@@ -70,12 +79,26 @@ func (c *treeCopier) copyDir(s, d *dirfd.Dir, rel string) error {
 	for _, en := range entries {
 		name := en.Name()
 		relName := path.Join(rel, name)
-		if err := c.copyEntry(s, d, name, relName); err != nil {
-			return fmt.Errorf("%s: %s", relName, err)
+		err := c.copyEntry(s, d, name, relName)
+		if ce := (*copyError)(nil); err != nil && !errors.As(err, &ce) {
+			err = &copyError{relName, err}
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// copyError is a failure to copy one entry, named by its path in the tree
+// (once, by the innermost copyDir).
+type copyError struct {
+	rel string
+	err error
+}
+
+func (e *copyError) Error() string { return e.rel + ": " + e.err.Error() }
+func (e *copyError) Unwrap() error { return e.err }
 
 func nameOf(rel string) string {
 	if rel == "" {
@@ -94,6 +117,11 @@ func (c *treeCopier) copyEntry(s, d *dirfd.Dir, name, relName string) error {
 	case 0:
 		return c.copyFile(s, d, name, relName, st)
 	case fs.ModeDir:
+		if idOf(st) == c.tree {
+			// DEST's directory is inside SRC_DIR, so the stage is too:
+			// copying it would copy the copy, without end.
+			return errors.New("is the tree being installed: SRC_DIR contains DEST's directory, and install cannot copy a directory into itself")
+		}
 		if err := c.copySubdir(s, d, name, relName, st); err != nil {
 			return err
 		}
@@ -182,7 +210,7 @@ func sameObject(d *dirfd.Dir, st *syscall.Stat_t) error {
 // copy_file_range(2) on Linux, so the data is copied inside the kernel and
 // shared (reflinked) where the filesystem can (btrfs, XFS, NFS 4.2).
 func (c *treeCopier) copyFile(s, d *dirfd.Dir, name, relName string, st *syscall.Stat_t) error {
-	id := fileID{uint64(st.Dev), uint64(st.Ino)}
+	id := idOf(st)
 	if st.Nlink > 1 {
 		if first, ok := c.links[id]; ok {
 			if err := c.stage.Link(first, relName); err != nil {

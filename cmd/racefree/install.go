@@ -103,15 +103,18 @@ func installError(dest string, err error) error {
 	return fmt.Errorf("%s: %s", dest, explain(err))
 }
 
-// layoutText says how the tree was published, for the terminal summary.
-func layoutText(res dirfd.InstallResult) string {
+// layoutText says how the tree was published under dest, for the terminal
+// summary.
+func layoutText(dest string, res dirfd.InstallResult) string {
 	switch {
 	case res.Layout == dirfd.LayoutDirect && res.Replaced:
 		return "direct layout: the old tree was exchanged with the new one atomically"
 	case res.Layout == dirfd.LayoutDirect:
 		return "direct layout: a new name, published by one rename"
+	case res.Layout == dirfd.LayoutVersioned && res.Replaced:
+		return fmt.Sprintf("versioned layout: the symlink was replaced atomically by one to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
 	case res.Layout == dirfd.LayoutVersioned:
-		return fmt.Sprintf("versioned layout: a symlink to %s%s/%s, replaced atomically", "DEST", dirfd.VersionsSuffix, res.Version)
+		return fmt.Sprintf("versioned layout: a new symlink to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
 	}
 	return res.Layout.String()
 }
@@ -165,8 +168,7 @@ func (p *progress) done(dest string, res dirfd.InstallResult, err error) {
 		fmt.Fprint(p.w, "\r\033[K")
 		return
 	}
-	text := strings.Replace(layoutText(res), "DEST", dest, 1)
-	fmt.Fprintf(p.w, "\r\033[Kinstalled %s: %s in %.1fs (%s)\n", dest, p.line(time.Now()), time.Since(p.start).Seconds(), text)
+	fmt.Fprintf(p.w, "\r\033[Kinstalled %s: %s in %.1fs (%s)\n", dest, p.line(time.Now()), time.Since(p.start).Seconds(), layoutText(dest, res))
 }
 
 func sizeText(n float64) string {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/dirfd"
 )
 
 // TestInstall runs every install case with the direct layout (where the
@@ -122,6 +124,13 @@ func installCases(disable string) []cmdCase {
 		{name: "a destination whose directory is missing",
 			tree: src, args: []string{"install", "src", "no/dst"},
 			code: 1, stderr: []string{"no/dst: no such file or directory"}},
+		{name: "a destination inside the source",
+			tree: []string{"file src/f x", "dir src/sub"}, args: []string{"install", "src", "src/sub/dst"},
+			code: 1, stderr: []string{"src/sub/dst: ", "cannot copy a directory into itself"},
+			check: func(t *testing.T, r string) {
+				wantMissing(t, j(r, "src/sub/dst"))
+				wantNoStaging(t, j(r, "src/sub"))
+			}},
 		{name: "a destination that is a file",
 			tree: append(sourceTree("src"), "file dst keep"), args: []string{"install", "src", "dst"},
 			code: 1, stderr: []string{"dst: ", "not a directory"},
@@ -273,5 +282,23 @@ func TestInstallQuietWithoutTerminal(t *testing.T) {
 	r := racefree(t, root, nil, "install", "src", "dst")
 	if r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Errorf("exit status %d, stdout %q, stderr %q; want 0 and no output", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestLayoutText pins the terminal summary's words for each way a tree is
+// published.
+func TestLayoutText(t *testing.T) {
+	for _, tc := range []struct {
+		res  dirfd.InstallResult
+		want string
+	}{
+		{dirfd.InstallResult{Layout: dirfd.LayoutDirect, Replaced: true}, "direct layout: the old tree was exchanged with the new one atomically"},
+		{dirfd.InstallResult{Layout: dirfd.LayoutDirect}, "direct layout: a new name, published by one rename"},
+		{dirfd.InstallResult{Layout: dirfd.LayoutVersioned, Version: "v1", Replaced: true}, "versioned layout: the symlink was replaced atomically by one to site.versions/v1"},
+		{dirfd.InstallResult{Layout: dirfd.LayoutVersioned, Version: "v1"}, "versioned layout: a new symlink to site.versions/v1"},
+	} {
+		if got := layoutText("site", tc.res); got != tc.want {
+			t.Errorf("layoutText(%+v) = %q, want %q", tc.res, got, tc.want)
+		}
 	}
 }
