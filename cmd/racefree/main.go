@@ -10,6 +10,7 @@
 //	racefree install [--verify CMD] [--keep-previous NAME] SRC_DIR DEST
 //	racefree write [--mode M] DEST
 //	racefree resolve [--root DIR] [--mode beneath|in-root|no-symlinks] PATH
+//	racefree demo [--seconds N]
 //
 // caps reports which race-free primitives the kernel offers, and with DIR,
 // which ones DIR's filesystem honours (probed in a private scratch
@@ -74,6 +75,7 @@ var commands = []command{
 	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
 	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
+	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},
 }
 
 // env is what a command may use besides its arguments.
