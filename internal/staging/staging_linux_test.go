@@ -8,17 +8,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestCreateRemove(t *testing.T) {
+// newStage creates a stage in a fresh temporary directory.
+func newStage(t *testing.T) (string, *Dir) {
+	t.Helper()
 	dir := t.TempDir()
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
+	t.Cleanup(func() { unix.Close(fd) })
 	s, err := Create(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, s
+}
+
+func TestCreateRemove(t *testing.T) {
+	dir, s := newStage(t)
 	// Something a failed operation left inside is removed with the stage.
 	if err := unix.Symlinkat("x", s.Fd, "left"); err != nil {
 		t.Fatal(err)
@@ -35,16 +42,7 @@ func TestCreateRemove(t *testing.T) {
 // directory before Remove: rmdir refuses it, and only our own (moved) stage
 // is emptied through its descriptor.
 func TestRemoveLeavesAStrangersContents(t *testing.T) {
-	dir := t.TempDir()
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	s, err := Create(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, s := newStage(t)
 	if err := unix.Symlinkat("x", s.Fd, "ours"); err != nil {
 		t.Fatal(err)
 	}
