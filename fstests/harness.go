@@ -1,0 +1,172 @@
+package fstests
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// An attack replays one exploit. Each attack file registers its own.
+type attack struct {
+	name  string // sub-test and table name
+	order int    // position in the suite and the table
+	// skip, when set, says why the attack cannot run in this process
+	// (another uid needs root, the platform lacks a primitive the
+	// attacker needs), or "" when it can.
+	skip func() string
+	// run plays one side in dir, a fresh empty directory, spending b,
+	// and returns what it counted. Escapes must be counted on both sides
+	// in the same way: the verdict compares them.
+	run func(t *testing.T, dir string, side Side, b *budget) Result
+}
+
+var registry struct {
+	sync.Mutex
+	attacks []attack
+}
+
+func register(a attack) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.attacks = append(registry.attacks, a)
+	sort.SliceStable(registry.attacks, func(i, j int) bool { return registry.attacks[i].order < registry.attacks[j].order })
+}
+
+func registered() []attack {
+	registry.Lock()
+	defer registry.Unlock()
+	return slices.Clone(registry.attacks)
+}
+
+// AttackNames lists the attacks of the suite, in the order they run.
+func AttackNames() []string {
+	var names []string
+	for _, a := range registered() {
+		names = append(names, a.name)
+	}
+	return names
+}
+
+// Attacks runs the attack suite in fresh directories below o.Dir: each
+// attack in a sub-test of its name, first with the naive victim and then
+// with racefree, each side within the same budget.
+func Attacks(t *testing.T, o Options) {
+	t.Helper()
+	checkOptions(t, o)
+	for _, a := range registered() {
+		if len(o.Attacks) > 0 && !slices.Contains(o.Attacks, a.name) {
+			continue
+		}
+		t.Run(a.name, func(t *testing.T) {
+			if a.skip != nil {
+				if why := a.skip(); why != "" {
+					t.Skip(why)
+				}
+			}
+			naive := runSide(t, a, o, Naive)
+			ours := runSide(t, a, o, Racefree)
+			naive.Verdict = Caught
+			if naive.Escapes == 0 {
+				naive.Verdict = Inconclusive
+			}
+			ours.Verdict = Passed
+			switch {
+			case ours.Escapes > 0:
+				ours.Verdict = Failed
+			case naive.Escapes == 0:
+				ours.Verdict = Inconclusive
+			}
+			if o.Report != nil {
+				o.Report(naive)
+				o.Report(ours)
+			}
+			t.Log(naive)
+			t.Log(ours)
+			switch {
+			case ours.Verdict == Failed:
+				t.Errorf("racefree escaped: %v", ours)
+			case ours.Verdict == Inconclusive && o.RequireControl:
+				t.Errorf("inconclusive: the naive control was never caught (%v), so this attack proved nothing here", naive)
+			case ours.Verdict == Inconclusive:
+				t.Skipf("inconclusive: the naive control was never caught (%v), so this attack proves nothing here", naive)
+			}
+		})
+	}
+}
+
+func runSide(t *testing.T, a attack, o Options, side Side) Result {
+	t.Helper()
+	dir, err := os.MkdirTemp(o.Dir, "fstests-"+a.name+"-"+string(side)+"-")
+	if err != nil {
+		t.Fatalf("fstests: %v", err)
+	}
+	defer removeScene(t, dir)
+	b := newBudget(o, side == Naive)
+	r := a.run(t, dir, side, b)
+	r.Attack, r.Side, r.Elapsed = a.name, side, time.Since(b.start)
+	return r
+}
+
+// removeScene removes an attack's directory. Scenes hold read-only
+// directories and trees other uids made, so permissions are opened up
+// first where that is what stops the removal.
+func removeScene(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err == nil {
+		return
+	}
+	_ = walkChmodDirs(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Errorf("fstests: removing %s: %v", dir, err)
+	}
+}
+
+// budget is how long one side of an attack may run: until its duration
+// has passed or its operation bound is reached, and, for the naive
+// control, until it has been caught (more escapes prove nothing more).
+type budget struct {
+	start       time.Time
+	deadline    time.Time
+	ops         int64
+	untilCaught bool
+}
+
+func newBudget(o Options, untilCaught bool) *budget {
+	d := o.Duration
+	if d <= 0 {
+		d = 2 * time.Second
+		if testing.Short() {
+			d = 200 * time.Millisecond
+		}
+	}
+	now := time.Now()
+	return &budget{start: now, deadline: now.Add(d), ops: o.Ops, untilCaught: untilCaught}
+}
+
+// more reports whether a victim that has done ops operations and been
+// caught escapes times should go on.
+func (b *budget) more(ops, escapes int64) bool {
+	if b.untilCaught && escapes > 0 {
+		return false
+	}
+	if b.ops > 0 && ops >= b.ops {
+		return false
+	}
+	return time.Now().Before(b.deadline)
+}
+
+// walkChmodDirs gives the owner full access to every directory below dir,
+// so that a tree left read-only can be removed.
+func walkChmodDirs(dir string) error {
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+}
