@@ -1,0 +1,5 @@
+//go:build race
+
+package fstests_test
+
+const raceEnabled = true
