@@ -1,12 +1,14 @@
 package testfs
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -54,9 +56,11 @@ func unprivileged() []cell {
 		cells = append(cells, cell{Name: d.name, Skip: fmt.Sprintf("not root (euid %d): cannot loop-mount an image of %s; run the tests as root to cover it", os.Geteuid(), d.name)})
 	}
 	if err := usableTmpfs(shm); err != nil {
-		return append(cells, cell{Name: tmpfsName, Skip: fmt.Sprintf("not root (euid %d) and no usable tmpfs: %v", os.Geteuid(), err)})
+		cells = append(cells, cell{Name: tmpfsName, Skip: fmt.Sprintf("not root (euid %d) and no usable tmpfs: %v", os.Geteuid(), err)})
+	} else {
+		cells = append(cells, cell{Name: tmpfsName, Scratch: shm})
 	}
-	return append(cells, cell{Name: tmpfsName, Scratch: shm})
+	return append(cells, cell{Name: fuseName, Skip: fmt.Sprintf("not root (euid %d): cannot mount the FUSE test filesystem with allow_other; run the tests as root to cover it", os.Geteuid())})
 }
 
 // usableTmpfs says why dir is not a tmpfs this process can write in, if
@@ -73,16 +77,17 @@ func usableTmpfs(dir string) error {
 }
 
 // mounts is what the process that mounted the filesystems holds: the
-// watchdog that undoes it all once the write end of its stdin is closed.
+// watchdog that serves the FUSE cell and undoes it all once the write end
+// of its stdin is closed.
 type mounts struct {
 	watchdog *exec.Cmd
-	stdin    io.Closer // closing it (or exiting) tells the watchdog to clean up
-	out      *os.File  // the watchdog's stdout and stderr
+	stdin    io.Closer     // closing it (or exiting) tells the watchdog to clean up
+	out      <-chan []byte // the watchdog's stdout and stderr, once it has exited
 }
 
-// mountAll makes a fresh base directory, starts the watchdog for it, and
-// then mounts every filesystem under it, concurrently (mkfs is mostly
-// waiting for writes). A filesystem that cannot be made or mounted is
+// mountAll makes a fresh base directory, starts the watchdog for it (which
+// mounts and serves the FUSE cell), and then mounts every other filesystem
+// under it, concurrently (mkfs is mostly waiting for writes). A filesystem that cannot be made or mounted is
 // skipped with the reason; only a failure to set up the base directory or
 // the watchdog is an error.
 func mountAll() ([]cell, owner, error) {
@@ -107,17 +112,18 @@ func mountAll() ([]cell, owner, error) {
 	if resolved, err := filepath.EvalSymlinks(base); err == nil {
 		base = resolved
 	}
-	m, err := startWatchdog(base)
+	m, fuseSkip, err := startWatchdog(base)
 	if err != nil {
 		os.Remove(base)
 		return nil, nil, err
 	}
-	cells := make([]cell, len(disks)+1)
+	cells := make([]cell, len(disks)+2)
 	var wg sync.WaitGroup
 	for i, d := range disks {
 		wg.Go(func() { cells[i] = mountDisk(base, d) })
 	}
 	wg.Go(func() { cells[len(disks)] = mountTmpfs(base) })
+	wg.Go(func() { cells[len(disks)+1] = fuseCell(base, fuseSkip) })
 	wg.Wait()
 	return cells, m, nil
 }
@@ -172,7 +178,9 @@ func withScratch(name, mountpoint string) cell {
 	scratch := filepath.Join(mountpoint, scratchName)
 	err := os.Mkdir(scratch, 0o755)
 	if err == nil {
-		err = os.Chmod(scratch, 0o1777) // Mkdir's mode is cut by the umask
+		// Mkdir's mode is cut by the umask. os.FileMode has its own bit
+		// for sticky: a literal 0o1777 would drop it.
+		err = os.Chmod(scratch, 0o777|os.ModeSticky)
 	}
 	if err != nil {
 		return cell{Name: name, Skip: fmt.Sprintf("%s: %v", name, err)}
@@ -209,8 +217,7 @@ func sparseFile(path string, size int64) error {
 
 func (m *mounts) release() error {
 	m.stdin.Close()
-	out, _ := io.ReadAll(m.out) // until the watchdog exits
-	m.out.Close()
+	out := <-m.out
 	if err := m.watchdog.Wait(); err != nil {
 		return fmt.Errorf("testfs watchdog: %v: %s", err, bytes.TrimSpace(out))
 	}
@@ -219,15 +226,16 @@ func (m *mounts) release() error {
 
 // startWatchdog starts this same binary as the watchdog for base (see
 // watchdog) and waits until it is ready: from then on, whatever happens to
-// this process, everything mounted under base is undone.
-func startWatchdog(base string) (*mounts, error) {
+// this process, everything mounted under base is undone. It returns why
+// the watchdog could not serve the FUSE cell, if it could not.
+func startWatchdog(base string) (m *mounts, fuseSkip string, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cmd := exec.Command(self)
 	cmd.Env = []string{watchdogEnv + "=" + base}
@@ -243,14 +251,23 @@ func startWatchdog(base string) (*mounts, error) {
 	w.Close()
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("starting the testfs watchdog: %w", err)
+		return nil, "", fmt.Errorf("starting the testfs watchdog: %w", err)
 	}
-	m := &mounts{watchdog: cmd, stdin: stdin, out: r}
-	ready := make([]byte, len(watchdogReady))
-	if _, err := io.ReadFull(r, ready); err != nil || string(ready) != watchdogReady {
-		rest, _ := io.ReadAll(r)
-		m.release()
-		return nil, fmt.Errorf("the testfs watchdog did not start: %q%q", ready, rest)
+	br := bufio.NewReader(r)
+	line, readErr := br.ReadString('\n')
+	// Read on in the background: the FUSE server in the watchdog logs
+	// what goes wrong, and must never block on a full pipe.
+	out := make(chan []byte, 1)
+	go func() {
+		rest, _ := io.ReadAll(br)
+		r.Close()
+		out <- rest
+	}()
+	m = &mounts{watchdog: cmd, stdin: stdin, out: out}
+	status, fuseSkip, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+	if readErr != nil || status != watchdogReady {
+		err := m.release()
+		return nil, "", fmt.Errorf("the testfs watchdog did not start: %q (%v)", line, err)
 	}
-	return m, nil
+	return m, fuseSkip, nil
 }

@@ -1,15 +1,18 @@
 // Package testfs gives tests scratch directories on several real
-// filesystems (ext4, xfs, btrfs and tmpfs), so that what the kernel decides
-// per filesystem (rename flags, O_TMPFILE, whiteouts, link rules) is tested
-// where users meet it rather than only on whatever filesystem holds TMPDIR.
+// filesystems (ext4, xfs, btrfs, tmpfs, and a FUSE filesystem), so that what
+// the kernel decides per filesystem (rename flags, O_TMPFILE, whiteouts,
+// link rules) is tested where users meet it rather than only on whatever
+// filesystem holds TMPDIR.
 //
 // As root on Linux, the first Each in a process makes a sparse image per
-// disk filesystem, formats it, loop-mounts it, and mounts a tmpfs, all under
-// one fresh directory in /dev/shm (in memory, so fsync is cheap) or else
-// os.TempDir; being fresh, it is never in the way of a leftover of an
-// earlier, killed run. Each mount holds a world-writable, sticky scratch
-// directory, and every sub-test works in a fresh directory of its own
-// inside it, so that concurrent test processes never meet.
+// disk filesystem, formats it, loop-mounts it, mounts a tmpfs, and mounts a
+// FUSE loopback that refuses every renameat2 flag with EINVAL (as many FUSE
+// and network filesystems do), all under one fresh directory in /dev/shm
+// (in memory, so fsync is cheap) or else os.TempDir; being fresh, it is
+// never in the way of a leftover of an earlier, killed run. Each mount
+// holds a world-writable, sticky scratch directory, and every sub-test
+// works in a fresh directory of its own inside it, so that concurrent test
+// processes never meet.
 //
 // A test binary that re-executes itself (dirfd's TestMain does, once per
 // capability profile and as uid 65534) passes Env to its children, which
@@ -20,11 +23,12 @@
 // TestMain calls once its children are done. Should it never get there (a
 // panic, -timeout, SIGKILL), a watchdog process it started before mounting
 // anything unmounts and removes everything as soon as it has exited, however
-// it exited.
+// it exited. The watchdog is also the FUSE server, so that no test process
+// ever waits on itself (see fuse_linux.go).
 //
-// Without root, the disk filesystems are skipped with the reason, tmpfs is
-// /dev/shm when that is a writable tmpfs, and if no filesystem is available
-// at all, the test runs once in t.TempDir, as "tempdir".
+// Without root, the disk and FUSE filesystems are skipped with the reason,
+// tmpfs is /dev/shm when that is a writable tmpfs, and if no filesystem is
+// available at all, the test runs once in t.TempDir, as "tempdir".
 package testfs
 
 import (
@@ -43,8 +47,9 @@ const EnvVar = "RACEFREE_TESTFS"
 
 // FS is one filesystem as a test sees it.
 type FS struct {
-	// Name is the filesystem type: "ext4", "xfs", "btrfs", "tmpfs", or
-	// "tempdir" for t.TempDir when no other filesystem is available.
+	// Name is the filesystem type: "ext4", "xfs", "btrfs", "tmpfs",
+	// "fuse" (the loopback without rename flags), or "tempdir" for
+	// t.TempDir when no other filesystem is available.
 	Name string
 	// Dir is an empty directory on that filesystem, private to the calling
 	// sub-test and removed when it ends.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,7 @@ var magic = map[string]int64{
 	"xfs":   unix.XFS_SUPER_MAGIC,
 	"btrfs": unix.BTRFS_SUPER_MAGIC,
 	"tmpfs": unix.TMPFS_MAGIC,
+	"fuse":  unix.FUSE_SUPER_MAGIC,
 }
 
 func TestEachGivesAnEmptyDirectoryOnTheNamedFilesystem(t *testing.T) {
@@ -44,6 +46,14 @@ func TestEachGivesAnEmptyDirectoryOnTheNamedFilesystem(t *testing.T) {
 		if fs.Name == "tempdir" {
 			return
 		}
+		// The scratch directory every sub-test's directory is made in.
+		fi, err := os.Stat(filepath.Dir(fs.Dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&(os.ModeSticky|os.ModePerm) != os.ModeSticky|0o777 {
+			t.Errorf("the scratch directory of %s is %v; want sticky and world-writable", fs.Name, fi.Mode())
+		}
 		var st unix.Statfs_t
 		if err := unix.Statfs(fs.Dir, &st); err != nil {
 			t.Fatal(err)
@@ -52,7 +62,7 @@ func TestEachGivesAnEmptyDirectoryOnTheNamedFilesystem(t *testing.T) {
 			t.Errorf("%s is on a filesystem of type %#x, want %#x (%s)", fs.Dir, st.Type, want, fs.Name)
 		}
 	})
-	if os.Geteuid() == 0 && !slices.Equal(seen, []string{"ext4", "xfs", "btrfs", "tmpfs"}) {
+	if os.Geteuid() == 0 && !slices.Equal(seen, []string{"ext4", "xfs", "btrfs", "tmpfs", "fuse"}) {
 		t.Logf("as root, ran on %q only (see the skip messages)", seen)
 	}
 }
@@ -74,8 +84,9 @@ func TestUnescapeOctal(t *testing.T) {
 const helperEnv = "RACEFREE_TESTFS_TEST_HELPER"
 
 // TestHelperOwner is the owner process of TestWatchdog: it mounts the
-// matrix, prints where and who its watchdog is, and then releases or hangs
-// until killed, as the parent asks.
+// matrix, prints where and who its watchdog is, and then releases or
+// sleeps until killed, as the parent asks; in mode "hang", with one of its
+// threads stuck in a lookup the FUSE server will never answer.
 func TestHelperOwner(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
@@ -93,22 +104,38 @@ func TestHelperOwner(t *testing.T) {
 		}
 	}
 	fmt.Println("mounted")
-	if mode == "release" {
+	switch mode {
+	case "release":
 		if err := Release(); err != nil {
 			t.Fatal(err)
 		}
 		return
+	case "hang":
+		go os.Stat(filepath.Join(cellMount(t, fuseName), hangName))
 	}
 	select {} // until killed
 }
 
+// cellMount is where the cell name of this process's matrix is mounted.
+func cellMount(t *testing.T, name string) string {
+	for _, c := range state.cells {
+		if c.Name == name && c.Skip == "" {
+			return filepath.Dir(c.Scratch)
+		}
+	}
+	t.Fatalf("no %s cell", name)
+	return ""
+}
+
 // TestWatchdog checks that the mounts are undone both by Release and when
-// the owner is killed without a chance to run any code.
+// the owner is killed without a chance to run any code, even while one of
+// its threads waits for a hung FUSE server (which, without the watchdog,
+// would keep it from ever finishing dying).
 func TestWatchdog(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("not root: nothing is mounted, so there is nothing to watch")
 	}
-	for _, mode := range []string{"release", "kill"} {
+	for _, mode := range []string{"release", "kill", "hang"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOwner$", "-test.v")
 			// Without EnvVar: the helper must mount its own.
@@ -151,13 +178,40 @@ func TestWatchdog(t *testing.T) {
 			}
 			defer unix.Close(pidfd)
 			base := filepath.Dir(filepath.Dir(scratches[0]))
-			if mode == "kill" {
+			fuseMount := filepath.Join(base, fuseName)
+			if mode == "hang" {
+				if !slices.Contains(scratches, filepath.Join(fuseMount, scratchName)) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Skip("the FUSE cell is not available (see TestEachGivesAnEmptyDirectoryOnTheNamedFilesystem)")
+				}
+				if err := waitForHang(filepath.Join(base, fuseBackingName, hungMarker)); err != nil {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatal(err)
+				}
+			}
+			if mode != "release" {
 				if points, _ := mountsUnder(base); len(points) == 0 {
 					t.Errorf("nothing mounted under %s while the owner runs", base)
 				}
 				cmd.Process.Signal(syscall.SIGKILL)
 			}
-			cmd.Wait()
+			exited := make(chan struct{})
+			go func() {
+				cmd.Wait()
+				close(exited)
+			}()
+			select {
+			case <-exited:
+			case <-time.After(time.Minute):
+				// Not a timing assertion: the watchdog looks once a second;
+				// a minute means it never will. Unstick the owner for it, so
+				// that the failure does not leave an unkillable process.
+				t.Errorf("the owner has not exited a minute after it was killed: the watchdog did not abort the FUSE connection it waits on")
+				unix.Unmount(fuseMount, unix.MNT_FORCE|unix.MNT_DETACH)
+				<-exited
+			}
 			// The watchdog's exit, not a timeout, says it is done.
 			fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 			for {
@@ -177,5 +231,19 @@ func TestWatchdog(t *testing.T) {
 				t.Errorf("after the watchdog: %s still exists (%v)", base, err)
 			}
 		})
+	}
+}
+
+// waitForHang waits until the FUSE server has the helper's lookup of
+// hangName in hand (and creates marker), so that the helper is killed
+// while the kernel can no longer take the request back.
+func waitForHang(marker string) error {
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Lstat(marker); err == nil {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("the lookup of %s never reached the FUSE server (%s not created)", hangName, marker)
+		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -21,9 +23,13 @@ import (
 // of running tests.
 const watchdogEnv = "RACEFREE_TESTFS_WATCHDOG"
 
-// watchdogReady is what the watchdog writes once it can no longer be
-// stopped by the signals that stop its owner.
-const watchdogReady = "ready\n"
+// watchdogReady starts the line the watchdog writes once it can no longer
+// be stopped by the signals that stop its owner. The reason the FUSE cell
+// is unavailable, if it is, follows after a tab.
+const watchdogReady = "ready"
+
+// ownerPoll is how often the watchdog looks whether its owner is dying.
+const ownerPoll = time.Second
 
 func init() {
 	// Before the testing package parses flags or runs anything: this
@@ -33,14 +39,33 @@ func init() {
 	}
 }
 
-// watchdog waits for its standard input to reach end of file, which happens
-// when the owner calls Release or exits in any way, even SIGKILL, since
-// the kernel closes the descriptors of a dead process. Then it unmounts
-// everything under base and removes base.
+// watchdog serves the FUSE cell (see serveFuse) and waits for its standard
+// input to reach end of file, which happens when the owner calls Release
+// or exits in any way, even SIGKILL, since the kernel closes the
+// descriptors of a dead process; or until it sees the owner dying, which
+// comes first when one of the owner's threads is stuck in a request to a
+// hung FUSE server. Then it unmounts everything under base and removes
+// base.
 func watchdog(base string) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
-	os.Stdout.WriteString(watchdogReady)
-	io.Copy(io.Discard, os.Stdin)
+	owner := os.Getppid()
+	line := watchdogReady
+	if skip := serveFuse(base); skip != "" {
+		line += "\t" + strings.ReplaceAll(skip, "\n", " ")
+	}
+	os.Stdout.WriteString(line + "\n")
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		done <- struct{}{}
+	}()
+	go func() {
+		for !dying(owner) {
+			time.Sleep(ownerPoll)
+		}
+		done <- struct{}{}
+	}()
+	<-done
 	if err := teardown(base); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -48,11 +73,44 @@ func watchdog(base string) int {
 	return 0
 }
 
+// dying reports whether the process pid has begun to exit but cannot
+// finish: its main thread is a zombie (it exited, other threads have yet
+// to), or SIGKILL is pending for it (it cannot take the signal: it is
+// waiting uninterruptibly, as for an answer a hung FUSE server will never
+// give). A process that was merely told to stop is not dying, and one that
+// is gone has closed its end of the watchdog's standard input, which says
+// so already.
+func dying(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	const sigkill = 1 << (unix.SIGKILL - 1)
+	for _, line := range strings.Split(string(b), "\n") {
+		key, value, _ := strings.Cut(line, ":")
+		value = strings.TrimSpace(value)
+		switch key {
+		case "State":
+			if strings.HasPrefix(value, "Z") || strings.HasPrefix(value, "X") {
+				return true
+			}
+		case "SigPnd", "ShdPnd":
+			if mask, err := strconv.ParseUint(value, 16, 64); err == nil && mask&sigkill != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // teardown unmounts every mount under base, deepest first, and then
-// removes base. A filesystem still in use (a child test process that
-// outlived a killed owner) is detached lazily: it vanishes from base now
-// and is freed, with its loop device, once unused. If anything stays
-// mounted, base is left alone: removing it would empty the mounts.
+// removes base. MNT_FORCE aborts the FUSE cell's connection first, so that
+// nothing waits any longer for its server (hung, or about to stop with this
+// process); the other filesystems of the matrix have no use for it and
+// ignore it. A filesystem still in use (a child test process that outlived
+// a killed owner) is detached lazily: it vanishes from base now and is
+// freed, with its loop device, once unused. If anything stays mounted, base
+// is left alone: removing it would empty the mounts.
 func teardown(base string) error {
 	points, err := mountsUnder(base)
 	if err != nil {
@@ -60,7 +118,7 @@ func teardown(base string) error {
 	}
 	var errs []error
 	for _, p := range points {
-		err := eintr.Retry(func() error { return unix.Unmount(p, 0) })
+		err := eintr.Retry(func() error { return unix.Unmount(p, unix.MNT_FORCE) })
 		if err == unix.EBUSY {
 			err = eintr.Retry(func() error { return unix.Unmount(p, unix.MNT_DETACH) })
 		}
