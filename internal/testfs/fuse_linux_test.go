@@ -22,10 +22,19 @@ var renameFlags = []struct {
 	{capability.RenameWhiteout, unix.RENAME_WHITEOUT},
 }
 
-// TestProbeDirLearnsRenameFlagsPerFilesystem probes tmpfs, then the FUSE
-// cell, in one process: the flags are confirmed on tmpfs, missing on FUSE
-// with the errno in the detail, and still there on tmpfs afterwards.
-func TestProbeDirLearnsRenameFlagsPerFilesystem(t *testing.T) {
+// fuseLacks is what the FUSE cell refuses, and with which errno.
+var fuseLacks = map[capability.Feature]unix.Errno{
+	capability.RenameNoReplace: unix.EINVAL,
+	capability.RenameExchange:  unix.EINVAL,
+	capability.RenameWhiteout:  unix.EINVAL,
+	capability.OTmpfile:        unix.EOPNOTSUPP,
+}
+
+// TestProbeDirLearnsPerFilesystem probes tmpfs, then the FUSE cell, in one
+// process: the rename flags and O_TMPFILE are confirmed on tmpfs, missing
+// on FUSE with the errno in the detail, and still there on tmpfs
+// afterwards.
+func TestProbeDirLearnsPerFilesystem(t *testing.T) {
 	var tmpfsDev uint64
 	Each(t, func(t *testing.T, tfs FS) {
 		if tfs.Name != tmpfsName && tfs.Name != fuseName {
@@ -40,38 +49,39 @@ func TestProbeDirLearnsRenameFlagsPerFilesystem(t *testing.T) {
 		if err := unix.Fstat(fd, &st); err != nil {
 			t.Fatal(err)
 		}
-		for _, rf := range renameFlags {
-			f := rf.feature
+		if tfs.Name == tmpfsName {
+			tmpfsDev = uint64(st.Dev)
+		}
+		for f, errno := range fuseLacks {
 			if !capability.Has(f) {
 				t.Logf("%s: the process lacks it (%s), so no filesystem can have it", f, capability.Probe().Status(f).Detail)
 				continue
 			}
 			got := report.Status(f)
+			t.Logf("%s on %s: available %v (%s)", f, tfs.Name, got.Available, got.Detail)
 			switch tfs.Name {
 			case tmpfsName:
-				tmpfsDev = uint64(st.Dev)
 				// Without root, a whiteout is refused for want of
 				// CAP_MKNOD, which is no answer about the filesystem.
 				if !got.Available || (os.Geteuid() == 0 && got.Detail != capability.DetailConfirmed) {
 					t.Errorf("%s on tmpfs: available %v (%s), want confirmed", f, got.Available, got.Detail)
 				}
 			case fuseName:
-				if got.Available || !strings.Contains(got.Detail, unix.EINVAL.Error()) {
-					t.Errorf("%s on fuse: available %v (%s), want missing, naming %v", f, got.Available, got.Detail, unix.EINVAL)
+				if got.Available || !strings.Contains(got.Detail, errno.Error()) {
+					t.Errorf("%s on fuse: available %v (%s), want missing, naming %v", f, got.Available, got.Detail, errno)
 				}
 				if tmpfsDev != 0 && !capability.HasOn(tmpfsDev, f) {
 					t.Errorf("%s: missing on tmpfs too once fuse was probed: %s", f, capability.ForDevice(tmpfsDev).Status(f).Detail)
 				}
 			}
-			t.Logf("%s on %s: available %v (%s)", f, tfs.Name, got.Available, got.Detail)
 		}
 	})
 }
 
 // TestFuseRefusesOnlyRenameFlags checks the FUSE cell directly: every
 // renameat2 flag fails with EINVAL (where the VFS does not answer first)
-// and changes nothing, while rename, link, symlink and unlink work, and
-// what a caller creates is the caller's.
+// and changes nothing, while rename, link, symlink and unlink work;
+// O_TMPFILE is not supported.
 func TestFuseRefusesOnlyRenameFlags(t *testing.T) {
 	Each(t, func(t *testing.T, tfs FS) {
 		if tfs.Name != fuseName {
@@ -124,17 +134,61 @@ func TestFuseRefusesOnlyRenameFlags(t *testing.T) {
 			t.Errorf("after unlinking everything: %d entries, %v", len(entries), err)
 		}
 
-		tmp, err := unix.Openat(fd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			t.Logf("O_TMPFILE: %v", err)
-		} else {
-			// go-fuse's loopback opens it, but LINK carries no
-			// descriptor and the file has no path: it cannot be named.
-			err := unix.Linkat(tmp, "", fd, "named", unix.AT_EMPTY_PATH)
-			t.Logf("O_TMPFILE: opens; linkat(AT_EMPTY_PATH): %v", err)
-			unix.Close(tmp)
+		if tmp, err := unix.Openat(fd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600); err != unix.EOPNOTSUPP {
+			if err == nil {
+				unix.Close(tmp)
+			}
+			t.Errorf("O_TMPFILE: %v, want EOPNOTSUPP", err)
 		}
 	})
+}
+
+// TestCellsKeepObjectsWhoseNameIsGone checks, on every cell, what a
+// descriptor of an object still does once its name is replaced: the FUSE
+// cell must answer as a local filesystem does (a loopback working by path
+// would say ENOENT).
+func TestCellsKeepObjectsWhoseNameIsGone(t *testing.T) {
+	Each(t, func(t *testing.T, tfs FS) {
+		fd := openDir(t, tfs.Dir)
+		must(t, os.WriteFile(filepath.Join(tfs.Dir, "f"), []byte("old"), 0o644))
+		must(t, os.WriteFile(filepath.Join(tfs.Dir, "g"), []byte("new"), 0o644))
+		must(t, unix.Symlinkat("old", fd, "l"))
+		must(t, unix.Symlinkat("new", fd, "m"))
+		file := openPath(t, fd, "f")
+		link := openPath(t, fd, "l")
+		ino := inode(t, fd, "f")
+		must(t, unix.Renameat(fd, "g", fd, "f"))
+		must(t, unix.Renameat(fd, "m", fd, "l"))
+
+		var st unix.Stat_t
+		if err := unix.Fstat(file, &st); err != nil || st.Ino != ino || st.Nlink != 0 {
+			t.Errorf("fstat of the replaced file: inode %d, %d links, %v; want inode %d, 0 links", st.Ino, st.Nlink, err, ino)
+		}
+		if b, err := os.ReadFile(procPath(file)); err != nil || string(b) != "old" {
+			t.Errorf("reading the replaced file through its descriptor: %q, %v", b, err)
+		}
+		buf := make([]byte, 16)
+		if n, err := unix.Readlinkat(link, "", buf); err != nil || string(buf[:n]) != "old" {
+			t.Errorf("readlink of the replaced symlink: %q, %v", buf[:max(n, 0)], err)
+		}
+		moved := openPath(t, fd, "f")
+		must(t, unix.Renameat(fd, "f", fd, "h"))
+		// As root, linkat(AT_EMPTY_PATH) needs no procfs.
+		must(t, unix.Linkat(moved, "", fd, "again", unix.AT_EMPTY_PATH))
+		if b, err := os.ReadFile(filepath.Join(tfs.Dir, "again")); err != nil || string(b) != "new" {
+			t.Errorf("the renamed file linked by descriptor: %q, %v", b, err)
+		}
+	})
+}
+
+func openPath(t *testing.T, dir int, name string) int {
+	t.Helper()
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
 }
 
 // TestCellsKeepOwnersAndModes creates as uid/gid 65534 in each cell: what
