@@ -1,0 +1,17 @@
+package fstests
+
+import (
+	"testing"
+	"time"
+
+	"github.com/racefree/racefree/internal/testfs"
+)
+
+// TestAttackLeak is the quick check of the descriptor-leak attack on every
+// filesystem of the matrix; the matrix test gives it full budgets.
+func TestAttackLeak(t *testing.T) {
+	testfs.Each(t, func(t *testing.T, fs testfs.FS) {
+		Attacks(t, Options{Dir: fs.Dir, Duration: 300 * time.Millisecond, RequireControl: true,
+			Attacks: []string{"leak"}})
+	})
+}
