@@ -1,0 +1,9 @@
+//go:build !unix
+
+package fstests
+
+import "testing"
+
+func conformance(t *testing.T, _ string) {
+	t.Skip("fstests: the conformance suite needs a unix system; dirfd returns errors.ErrUnsupported here")
+}
