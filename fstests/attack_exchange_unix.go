@@ -9,10 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/racefree/racefree/dirfd"
 )
@@ -158,8 +156,7 @@ func runExchange(t *testing.T, dir string, side Side, b *budget, target string) 
 	}
 
 	sw := startSwapper(root, "inside", "link")
-	var swaps int64
-	for i := 0; awaitSwap(sw, &swaps, b, r.Ops, r.Escapes); i++ {
+	for i := 0; sw.next(b, r.Ops, r.Escapes); i++ {
 		v := victims[(i/len(exchangeOps))%len(victims)]
 		op := exchangeOps[i%len(exchangeOps)]
 		r.Ops++
@@ -228,27 +225,6 @@ func runExchange(t *testing.T, dir string, side Side, b *budget, target string) 
 		r.Detail += "; first escape: " + first
 	}
 	return r
-}
-
-// awaitSwap waits until the attacker has swapped since the victim's last
-// operation, and reports whether the victim should go on. On a loaded
-// machine the attacker and the victim run in turns rather than at once,
-// and a victim that goes on while the attacker is off the CPU retries the
-// same state of the scene many times over: waiting makes every operation
-// a fresh draw of it.
-func awaitSwap(sw *swapper, last *int64, b *budget, ops, escapes int64) bool {
-	for spins := 0; b.more(ops, escapes); spins++ {
-		if n := sw.swaps.Load(); n != *last {
-			*last = n
-			return true
-		}
-		if spins < 8 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
-	return false
 }
 
 // exchangeRefused reports whether err is how a Dir refuses a name while

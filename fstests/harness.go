@@ -1,6 +1,7 @@
 package fstests
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,7 +79,9 @@ func Attacks(t *testing.T, o Options) {
 			switch {
 			case ours.Escapes > 0:
 				ours.Verdict = Failed
-			case naive.Escapes == 0:
+			case naive.Escapes == 0, ours.Ops == 0:
+				// A racefree side that never ran proves no more than
+				// a control that was never caught.
 				ours.Verdict = Inconclusive
 			}
 			if o.Report != nil {
@@ -91,9 +94,9 @@ func Attacks(t *testing.T, o Options) {
 			case ours.Verdict == Failed:
 				t.Errorf("racefree escaped: %v", ours)
 			case ours.Verdict == Inconclusive && o.RequireControl:
-				t.Errorf("inconclusive: the naive control was never caught (%v), so this attack proved nothing here", naive)
+				t.Errorf("inconclusive: %s, so this attack proved nothing here", whyInconclusive(naive, ours))
 			case ours.Verdict == Inconclusive:
-				t.Skipf("inconclusive: the naive control was never caught (%v), so this attack proves nothing here", naive)
+				t.Skipf("inconclusive: %s, so this attack proves nothing here", whyInconclusive(naive, ours))
 			}
 		})
 	}
@@ -169,4 +172,11 @@ func walkChmodDirs(dir string) error {
 		}
 		return nil
 	})
+}
+
+func whyInconclusive(naive, ours Result) string {
+	if naive.Escapes == 0 {
+		return fmt.Sprintf("the naive control was never caught (%v)", naive)
+	}
+	return fmt.Sprintf("the racefree side did not get to run (%v)", ours)
 }

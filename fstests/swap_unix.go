@@ -5,7 +5,9 @@ package fstests
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
@@ -23,6 +25,7 @@ type swapper struct {
 	fails  atomic.Int64
 	atomic atomic.Bool // exchange worked; false once it was rejected
 	done   chan struct{}
+	seen   int64 // swaps as of the victim's last operation (see next)
 }
 
 func startSwapper(dir, a, b string) *swapper {
@@ -62,15 +65,49 @@ func rotate(a, b, tmp string) bool {
 		return false
 	}
 	if os.Rename(b, a) != nil {
-		_ = os.Rename(tmp, a)
+		putBack(tmp, a)
 		return false
 	}
 	if os.Rename(tmp, b) != nil {
-		_ = os.Rename(a, b)
-		_ = os.Rename(tmp, a)
+		putBack(a, b)
+		putBack(tmp, a)
 		return false
 	}
 	return true
+}
+
+// putBack undoes one step of a rotation, renaming from back to to. A
+// victim may have created to in the moment it was missing (MkdirAll makes
+// every missing parent); that intruder holds only what the victim made, and
+// is removed so that the object it displaced can return.
+func putBack(from, to string) {
+	for range 3 {
+		if os.Rename(from, to) == nil {
+			return
+		}
+		_ = os.RemoveAll(to)
+	}
+}
+
+// next waits until the attacker has swapped since the victim's last
+// operation, and reports whether the victim should go on. On a loaded
+// machine the attacker and the victim run in turns rather than at once,
+// and a victim that goes on while the attacker is off the CPU retries the
+// same state of the scene many times over: waiting makes every operation
+// a fresh draw of it.
+func (s *swapper) next(b *budget, ops, escapes int64) bool {
+	for spins := 0; b.more(ops, escapes); spins++ {
+		if n := s.swaps.Load(); n != s.seen {
+			s.seen = n
+			return true
+		}
+		if spins < 8 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	return false
 }
 
 // halt stops the attacker and waits for it, so nothing moves while the
