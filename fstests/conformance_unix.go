@@ -23,21 +23,26 @@ import (
 )
 
 // The conformance suite has one sub-test per dirfd.Dir method, package
-// function and option, each in a scene of its own: a fresh directory below
-// the caller's holding "root", the tree the Dir is opened on (see fixture),
-// and "outside", the sentinel tree, which nothing may change.
+// function and option. They share one fresh directory below the caller's
+// (os.MkdirTemp(dir, "conf-")), which holds "outside", the sentinel tree
+// that nothing may change, and one directory per sub-test, its root: the
+// tree its Dirs are opened on, built anew from fixture and removed when the
+// sub-test ends.
 //
 // A method's sub-test first gives each of its name arguments every bad name
 // of badNames, on the open Dir and then on a closed one, and checks the
 // error and that the tree stayed as it was; then it checks what the method
-// promises, in its own words (checks_unix.go). Where the outcome depends on
-// the kernel, the filesystem or the capability profile, the expectation is
-// read from the capability report of the scene's filesystem (ProbeDir,
-// asked after the call, so that whatever the call learned counts), and the
-// method must do exactly what the report says: the primitive where the
-// report has it, the documented fallback or error where it has not. A
-// report that is wrong about the user's filesystem fails here, and so does
-// a method that fails its first call on a filesystem it has not learned yet.
+// promises (conformance_methods_unix.go, conformance_dir_unix.go). Where
+// the outcome depends on the kernel, the filesystem or the capability
+// profile, the expectation comes from the capability report of the root's
+// filesystem (ProbeDir), and the method must do exactly what the report
+// says: use the primitive where the report has it, and give the documented
+// fallback or error where it has not. The report is asked after the call
+// where the call may learn what the filesystem lacks (a method must work
+// on its first call, before anything has been learned), and before it where
+// it decides between a sequence and a Strict refusal. The Capabilities
+// sub-test compares the report with what the kernel does when asked
+// directly. A report that is wrong about the user's filesystem fails here.
 
 // method is one sub-test of the suite.
 type method struct {
