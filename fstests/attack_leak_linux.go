@@ -42,7 +42,8 @@ import (
 // caught only when both detectors saw its leak: each is the other's
 // control, and a blind child listing would otherwise pass racefree unseen.
 func init() {
-	register(attack{name: "leak", order: 60, skip: leakSkip, run: runLeak})
+	// The bar for a full run: 10,000 children.
+	register(attack{name: "leak", order: 60, skip: leakSkip, run: runLeak, floor: 10_000})
 }
 
 // leakLister is the program children run to list their descriptors.
