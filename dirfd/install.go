@@ -10,6 +10,7 @@ type installConfig struct {
 	mode    fs.FileMode
 	setMode bool
 	keep    string
+	keepSet bool // KeepPrevious was given, even with an empty name
 	result  *InstallResult
 }
 
@@ -40,7 +41,7 @@ func Mode(mode fs.FileMode) InstallOption {
 // atomically and removed. When name was new there is nothing to keep and
 // prev is left alone.
 func KeepPrevious(prev string) InstallOption {
-	return func(c *installConfig) { c.keep = prev }
+	return func(c *installConfig) { c.keep, c.keepSet = prev, true }
 }
 
 // Result makes a successful Install fill r with how it published the tree.

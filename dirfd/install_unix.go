@@ -110,7 +110,7 @@ func (d *Dir) Install(name string, build func(stage *Dir) error, opts ...Install
 	err := d.do(name, func() error {
 		return d.inParent(name, func(parent int, last string) error {
 			in := &installer{d: d, cfg: &c, name: name, parent: parent, last: strings.TrimRight(last, "/"), treeFd: -1}
-			if c.keep == "" {
+			if !c.keepSet {
 				return in.run(build)
 			}
 			if err := checkName(c.keep); err != nil {

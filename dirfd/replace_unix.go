@@ -4,6 +4,7 @@ package dirfd
 
 import (
 	"os"
+	"strings"
 
 	"github.com/racefree/racefree/linkat"
 )
@@ -15,6 +16,9 @@ import (
 // it is published. An existing directory is not replaced (EISDIR).
 func (d *Dir) ReplaceSymlink(target, name string) error {
 	err := d.do(name, func() error {
+		if strings.IndexByte(target, 0) >= 0 {
+			return errNulByte
+		}
 		return d.inParent(name, func(parent int, last string) error {
 			return linkat.ReplaceSymlink(target, parent, last)
 		})

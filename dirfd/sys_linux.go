@@ -71,7 +71,9 @@ func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
 		return d.walkOpen(name, flags, perm)
 	}
 	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: d.sys.resolve}
-	if flags&(unix.O_CREAT|unix.O_TMPFILE) != 0 {
+	// O_TMPFILE includes O_DIRECTORY, so it must be tested whole: a mode
+	// with a plain O_DIRECTORY open is EINVAL from openat2.
+	if flags&unix.O_CREAT != 0 || flags&unix.O_TMPFILE == unix.O_TMPFILE {
 		how.Mode = uint64(perm)
 	}
 	for tries := 1; ; tries++ {
