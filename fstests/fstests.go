@@ -119,6 +119,12 @@ func Run(t *testing.T, o Options) {
 
 // Conformance runs the conformance suite: every Dir method, option and
 // documented error, in fresh directories below o.Dir. Only o.Dir is used.
+//
+// Expectations that depend on the filesystem come from its capability
+// report (capability.ProbeDir, which makes .racefree-probe- scratch
+// directories there), so a report that is wrong about the filesystem fails
+// the suite. Ownership changes are checked only as root. The suite needs
+// write permission on o.Dir.
 func Conformance(t *testing.T, o Options) {
 	t.Helper()
 	checkOptions(t, o)
