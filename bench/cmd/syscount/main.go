@@ -1,75 +1,122 @@
 //go:build linux
 
-// Command syscount performs one measured operation N times, to be run under
-// `strace -f -c`: the syscalls of a run with -n 0 (everything but the
-// measured operations) subtracted from those of a run with -n N, divided by
-// N, are the syscalls one operation costs.
+// Command syscount performs one benchmark case's operations for strace to
+// count. It starts the case (opening every handle, racefree's capability
+// probes), warms up with one operation, prepares the N measured ones (for
+// RemoveAll, builds the trees), then writes "ready" to standard output and
+// waits for a line on standard input. run.sh attaches `strace -f -c -p` in
+// that pause, so only what follows is counted: the N operations, and the
+// process's exit. The same sequence with -skip, which performs none of
+// them, counts the exit alone; the difference divided by N is what one
+// operation costs. The garbage collector is off, so that it adds no
+// syscalls to one run and not the other.
 //
-//	syscount -build DIR                        create the tree in DIR
-//	syscount -root DIR -op open -impl racefree -depth 8 -n 1000
-//
-// Setup (opening every implementation's handle, racefree's capability
-// probes) and one warm-up operation happen in both runs, so lazy
-// initialisation is not charged to the operation. GOGC is turned off so
-// that the garbage collector adds no syscalls to one run and not the other.
+//	syscount -build DIR                  build the shared fixtures in DIR
+//	syscount -clean DIR                  remove what runs left in DIR, keeping the fixtures
+//	syscount -list                       print every case: name, N, walk (1: measured under the walk too)
+//	syscount -root DIR -case Open/depth=8/impl=racefree -n 200 [-skip]
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"os"
 	"runtime/debug"
 
-	"github.com/racefree/racefree/bench/internal/tree"
+	"github.com/racefree/racefree/bench/internal/cases"
 )
 
 func main() {
-	build := flag.String("build", "", "create the benchmark tree in this directory and exit")
-	root := flag.String("root", "", "the tree's root")
-	op := flag.String("op", "open", "open or stat")
-	impl := flag.String("impl", "racefree", "implementation")
-	depth := flag.Int("depth", 1, "directories above the file")
-	n := flag.Int("n", 1000, "operations to perform after the warm-up")
+	build := flag.String("build", "", "build the shared fixtures (chain, Install sources) in this directory and exit")
+	clean := flag.String("clean", "", "remove every run's leftovers in this directory, keeping the fixtures, and exit")
+	list := flag.Bool("list", false, "list the cases and exit")
+	root := flag.String("root", "", "the fixtures' directory")
+	name := flag.String("case", "", "the case, as named in the benchmarks: Op/param=value/impl=name")
+	n := flag.Int("n", 100, "operations to perform after the warm-up")
+	skip := flag.Bool("skip", false, "prepare the N operations but do not perform them")
 	flag.Parse()
 
-	if *build != "" {
-		if err := tree.Build(*build); err != nil {
+	switch {
+	case *build != "":
+		if err := cases.Fixtures(*build); err != nil {
 			fail(err)
+		}
+		return
+	case *clean != "":
+		if err := cases.Clean(*clean); err != nil {
+			fail(err)
+		}
+		return
+	case *list:
+		for _, op := range cases.Ops {
+			walk := 0
+			if op.Walk {
+				walk = 1
+			}
+			for _, c := range op.Cases() {
+				fmt.Println(c.Name(), op.Counted, walk)
+			}
 		}
 		return
 	}
 	debug.SetGCPercent(-1)
-
-	var fn tree.Op
-	impls := tree.OpenImpls
-	if *op == "stat" {
-		impls = tree.StatImpls
-	} else if *op != "open" {
-		fail(fmt.Errorf("unknown -op %q", *op))
+	c, ok := cases.Find(*name)
+	if !ok {
+		fail(fmt.Errorf("no case %q (see -list)", *name))
 	}
-	for _, i := range impls {
-		if i.Name == *impl {
-			fn = i.Op
-		}
+	// The warm-up is operation 0 of the runner measured, except where one
+	// operation is counted (RemoveAll and Install, whose single operation
+	// makes thousands of syscalls): there it is operation 0 of the same
+	// implementation at the smallest parameter, which initialises the same
+	// things at a fraction of the cost.
+	warm := c
+	if c.Op.Counted == 1 {
+		warm.Param = c.Op.Params[0]
 	}
-	if fn == nil {
-		fail(fmt.Errorf("unknown -impl %q for -op %s", *impl, *op))
-	}
-
-	e, err := tree.Open(*root)
+	w, err := warm.Start(*root)
 	if err != nil {
 		fail(err)
 	}
-	name := tree.Name(*depth)
-	if err := fn(e, name); err != nil { // warm-up
+	if err := do(w, 0); err != nil {
 		fail(err)
 	}
-	for range *n {
-		if err := fn(e, name); err != nil {
+	r := w
+	if warm.Param != c.Param {
+		if r, err = c.Start(*root); err != nil {
 			fail(err)
 		}
 	}
-	e.Close()
+	if r.Prepare != nil {
+		for i := 1; i <= *n; i++ {
+			if err := r.Prepare(i); err != nil {
+				fail(err)
+			}
+		}
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		fail(fmt.Errorf("waiting for the counter: %w", err))
+	}
+	if !*skip {
+		for i := 1; i <= *n; i++ {
+			if err := r.Op(i); err != nil {
+				fail(err)
+			}
+		}
+	}
+	// No Close: it would undo the operations, which the run with -skip has
+	// nothing to undo. run.sh runs -clean.
+}
+
+// do prepares and performs operation i.
+func do(r *cases.Runner, i int) error {
+	if r.Prepare != nil {
+		if err := r.Prepare(i); err != nil {
+			return err
+		}
+	}
+	return r.Op(i)
 }
 
 func fail(err error) {

@@ -1,0 +1,93 @@
+//go:build linux
+
+package cases
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/renameio/v2"
+
+	"github.com/racefree/racefree/dirfd"
+)
+
+// writeFileImpl replaces dir/f with size bytes per operation. start
+// prepares the writes in dir; the clean-up runs before dir is removed.
+func writeFileImpl(name, title string, start func(dir string) (write func(name string, data []byte) error, done func(), err error)) Impl {
+	return Impl{Name: name, Title: title, Start: func(root string, size int) (*Runner, error) {
+		dir, err := workDir(root, "writefile")
+		if err != nil {
+			return nil, err
+		}
+		write, done, err := start(dir)
+		cleanup := func() {
+			if done != nil {
+				done()
+			}
+			os.RemoveAll(dir)
+		}
+		// Every operation replaces an existing file, the first one too.
+		data := bytes.Repeat([]byte{'x'}, size)
+		if err == nil {
+			err = write("f", data)
+		}
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		return &Runner{
+			Op: func(int) error { return write("f", data) },
+			Check: func(int) error {
+				if got, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(got, data) {
+					return fmt.Errorf("f holds %d bytes (%v), want %d", len(got), err, len(data))
+				}
+				return nil
+			},
+			Close: cleanup,
+		}, nil
+	}}
+}
+
+var writeFileOp = &Op{
+	Name:    "WriteFile",
+	Title:   "replacement of an existing file with N bytes",
+	Axis:    "size",
+	Params:  []Param{{"4KiB", 4 << 10}, {"1MiB", 1 << 20}},
+	Wall:    true,
+	Counted: 20,
+	Impls: []Impl{
+		// Atomic and durable: the file and its directory are fsync'ed.
+		writeFileImpl("racefree", "racefree `Dir.WriteFile` (atomic, durable)", func(dir string) (func(string, []byte) error, func(), error) {
+			d, err := dirfd.Open(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(name string, data []byte) error { return d.WriteFile(name, data, 0o644) }, func() { d.Close() }, nil
+		}),
+		// Atomic; the file is fsync'ed, its directory is not. WriteFile as
+		// users call it: each call first checks whether $TMPDIR is on the
+		// same filesystem as the destination (two temporary files and a
+		// rename) and, if so, stages the file there.
+		writeFileImpl("renameio", "renameio `WriteFile` (atomic, file fsync'ed)", func(dir string) (func(string, []byte) error, func(), error) {
+			return func(name string, data []byte) error {
+				return renameio.WriteFile(filepath.Join(dir, name), data, 0o644)
+			}, nil, nil
+		}),
+		// renameio told to stage next to the destination, which skips that
+		// check: its cheapest use.
+		writeFileImpl("renameio-tempdir", "renameio `WriteFile` + `WithTempDir`", func(dir string) (func(string, []byte) error, func(), error) {
+			return func(name string, data []byte) error {
+				return renameio.WriteFile(filepath.Join(dir, name), data, 0o644, renameio.WithTempDir(dir))
+			}, nil, nil
+		}),
+		// The baseline: truncate and write in place, neither atomic nor
+		// durable.
+		writeFileImpl("os", "`os.WriteFile` (in place, neither)", func(dir string) (func(string, []byte) error, func(), error) {
+			return func(name string, data []byte) error {
+				return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+			}, nil, nil
+		}),
+	},
+}
