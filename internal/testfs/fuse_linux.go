@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,6 +70,11 @@ const (
 	hungMarker = ".racefree-testfs-hung"
 )
 
+// fusePanicked is set once a request of the FUSE server has panicked (and
+// failed with EIO): the watchdog then fails, which Release reports with
+// the panic, rather than leaving a test to puzzle over an EIO.
+var fusePanicked atomic.Bool
+
 // serveFuse mounts the FUSE cell at base/fuse and serves it from this
 // process's goroutines until the connection is aborted or unmounted. It
 // returns why the cell is unavailable, or "" when it is served.
@@ -114,6 +121,11 @@ func serveFuse(base string) string {
 			MaxWrite: fuseMaxWrite,
 			FsName:   "racefree-testfs",
 			Name:     fuseSubtype,
+			PanicHandler: func(v any) fuse.Status {
+				fusePanicked.Store(true)
+				fmt.Fprintf(os.Stderr, "testfs FUSE server: panic: %v\n%s", v, debug.Stack())
+				return fuse.EIO
+			},
 		},
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,

@@ -70,6 +70,9 @@ func watchdog(base string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if fusePanicked.Load() {
+		return 1 // the panics are in the output already
+	}
 	return 0
 }
 
