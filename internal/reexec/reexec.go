@@ -173,7 +173,7 @@ func (c *Child) run(nobodyDir, nobodyBin string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Chmod(tmp, 0o1777); err != nil {
+		if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
 			return err
 		}
 		env = append(env, "TMPDIR="+tmp, "HOME="+tmp)

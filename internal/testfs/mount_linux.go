@@ -18,24 +18,26 @@ import (
 // disk is a filesystem made on a loop-mounted image file.
 type disk struct {
 	name string
-	size int64    // the image's size: about the least its mkfs accepts
+	size int64    // the image's size
 	mkfs []string // the command and its options; the image is appended
 	pkg  string   // the Debian package that has the command, for the skip message
 }
 
 // The images are sparse, so only what mkfs and the tests write takes space:
-// a few MiB each (xfs zeroes its log: about 65 MiB).
+// a few MiB each (xfs zeroes its log: about 65 MiB). They are sized for
+// fstests' matrix, whose ten processes (profiles x uids) all attack at
+// once: btrfs at its smallest (about 114 MiB) ran out of space there.
 var disks = []disk{
-	{"ext4", 64 << 20, []string{"mkfs.ext4", "-q", "-F"}, "e2fsprogs"},
-	{"xfs", 300 << 20, []string{"mkfs.xfs", "-q", "-f"}, "xfsprogs"},        // refuses less than 300 MiB
-	{"btrfs", 128 << 20, []string{"mkfs.btrfs", "-q", "-f"}, "btrfs-progs"}, // refuses less than about 114 MiB
+	{"ext4", 256 << 20, []string{"mkfs.ext4", "-q", "-F"}, "e2fsprogs"},
+	{"xfs", 300 << 20, []string{"mkfs.xfs", "-q", "-f"}, "xfsprogs"}, // refuses less than 300 MiB
+	{"btrfs", 512 << 20, []string{"mkfs.btrfs", "-q", "-f"}, "btrfs-progs"},
 }
 
 const (
 	// shm is the usual tmpfs that anyone may write to.
 	shm       = "/dev/shm"
 	tmpfsName = "tmpfs"
-	tmpfsOpts = "size=64m,mode=0755"
+	tmpfsOpts = "size=256m,mode=0755"
 	// scratchName is the world-writable directory in each mount's root
 	// in which sub-tests make theirs.
 	scratchName = "scratch"
