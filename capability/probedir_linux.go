@@ -20,9 +20,12 @@ const DetailConfirmed = "confirmed on this filesystem"
 // leftover (after a kill at the wrong instant) is recognisable.
 const probeDirPrefix = ".racefree-probe-"
 
+// tmpfileName is the name the o_tmpfile trial gives its unnamed file.
+const tmpfileName = "t"
+
 // The names ProbeDir creates inside its scratch directory, all removed
 // before it returns.
-var probeNames = []string{"a", "b", "c", "d"}
+var probeNames = []string{"a", "b", "c", "d", tmpfileName}
 
 // ProbeDir actively probes the per-filesystem features (o_tmpfile,
 // rename_noreplace, rename_exchange, rename_whiteout) on the filesystem of
@@ -38,6 +41,14 @@ var probeNames = []string{"a", "b", "c", "d"}
 // says so. A feature that worked has Detail DetailConfirmed. A feature that
 // failed for another reason (EPERM, ENOSPC, ...) is left as the kernel
 // report has it, with the failure noted in its Detail.
+//
+// o_tmpfile is confirmed only once the unnamed file has also been given a
+// name in the scratch directory, because that is what the feature is for
+// (dirfd's atomic writes link their unnamed file into place at Commit):
+// some FUSE and network filesystems open O_TMPFILE but refuse the link.
+// Such a filesystem is marked missing o_tmpfile, with the errno in the
+// Detail, when the link fails with EXDEV or an unsupported errno, or with
+// an EPERM that can only be the filesystem's (see tmpfileLinkVerdict).
 //
 // Features the process report already lacks (the kernel has not got them,
 // or RACEFREE_DISABLE names them) are not tried. Everything ProbeDir
@@ -129,10 +140,20 @@ func tryFeatures(fd int, dev uint64) map[Feature]string {
 		tfd, err := eintr.Retry1(func() (int, error) {
 			return unix.Openat(fd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 		})
-		if err == nil {
+		if err != nil {
+			record(OTmpfile, "open(O_TMPFILE)", err)
+		} else {
+			missing, detail := tryTmpfileLink(tfd, fd)
 			unix.Close(tfd)
+			switch {
+			case missing:
+				MarkMissing(dev, OTmpfile, detail)
+			case detail != "":
+				notes[OTmpfile] = "not confirmed on this filesystem: " + detail
+			default:
+				notes[OTmpfile] = DetailConfirmed
+			}
 		}
-		record(OTmpfile, "open(O_TMPFILE)", err)
 	}
 
 	need := Has(RenameExchange) || Has(RenameNoReplace) || Has(RenameWhiteout)
@@ -202,6 +223,82 @@ func tryFeatures(fd int, dev uint64) map[Feature]string {
 		record(RenameWhiteout, "renameat2(RENAME_WHITEOUT)", err)
 	}
 	return notes
+}
+
+// tryTmpfileLink gives the unnamed file tfd the name tmpfileName in the
+// scratch directory fd. It returns "", or whether the failure means that
+// the filesystem cannot name unnamed files and what to say about it.
+//
+// The link is made with AT_EMPTY_PATH whichever route linkat.LinkFd would
+// take (the report may leave link_empty_path out, or RACEFREE_DISABLE name
+// it): the filesystem answers the same for either, since both routes hand
+// it the same inode and the same target directory on the same mount;
+// they differ only in how the kernel finds the file and in who may ask,
+// which tmpfileLinkVerdict takes into account.
+func tryTmpfileLink(tfd, fd int) (missing bool, detail string) {
+	err := eintr.Retry(func() error { return unix.Linkat(tfd, "", fd, tmpfileName, unix.AT_EMPTY_PATH) })
+	if err == nil {
+		return false, ""
+	}
+	owner := -1
+	var st unix.Stat_t
+	if eintr.Retry(func() error { return unix.Fstat(tfd, &st) }) == nil {
+		owner = int(st.Uid)
+	}
+	return tmpfileLinkVerdict(err, owner, unix.Geteuid(), Has(LinkEmptyPath))
+}
+
+// tmpfileLinkVerdict decides what err, the failure of linkat(AT_EMPTY_PATH)
+// to name an unnamed file that this process has just made in its own
+// scratch directory, says about the filesystem. owner is the file's owner
+// (-1 if fstat failed), euid this process's, and emptyPathWorks whether
+// the process report has link_empty_path, that is, whether this process
+// has linked an unnamed file with AT_EMPTY_PATH before (on the temporary
+// directory's filesystem). It returns whether the filesystem cannot name
+// unnamed files, and the Detail to record or note.
+//
+// Nobody else can reach the file or the directory, so no other user can
+// cause the failure: the question is only whether the filesystem refused,
+// or something that holds for this process on every filesystem.
+func tmpfileLinkVerdict(err error, owner, euid int, emptyPathWorks bool) (missing bool, detail string) {
+	const what = "open(O_TMPFILE) works but linkat(AT_EMPTY_PATH) cannot name the file"
+	var errno unix.Errno
+	isErrno := errors.As(err, &errno)
+	text := err.Error()
+	if isErrno && unix.ErrnoName(errno) != "" {
+		text = unix.ErrnoName(errno) + " (" + errno.Error() + ")"
+	}
+	switch {
+	case !isErrno:
+	case errno == unix.EXDEV || Unsupported(errno):
+		// The file was made in the directory, so both are on one mount:
+		// EXDEV is the filesystem's answer (a path-based FUSE loopback has
+		// no path to link a file that has none), as the unsupported
+		// errnos are on objects of our own.
+		return true, fmt.Sprintf("%s: %s (on this filesystem)", what, text)
+	case errno == unix.ENOENT:
+		// The kernel's answer to a caller it does not let link a
+		// descriptor (before Linux 6.10, one without CAP_DAC_READ_SEARCH):
+		// the filesystem was never asked.
+		return false, fmt.Sprintf("linkat(AT_EMPTY_PATH): %s: not allowed to this process, so the filesystem was not asked to name an unnamed file", text)
+	case errno == unix.EPERM && owner >= 0 && owner != euid && euid != 0:
+		// fs.protected_hardlinks lets only the owner (or CAP_FOWNER) link a
+		// file it may not both read and write. The filesystem made the file
+		// we created someone else's (a FUSE server that does not give new
+		// files to their creator does), so it does the same to every
+		// unnamed file of ours, and none can be named.
+		return true, fmt.Sprintf("%s: %s: the filesystem made the file owned by uid %d, not by this process (uid %d), and fs.protected_hardlinks refuses to link another's file (on this filesystem)", what, text, owner, euid)
+	case errno == unix.EPERM && owner >= 0 && emptyPathWorks:
+		// Ours (or root's, with CAP_FOWNER), so protected hardlinks do not
+		// apply, and this process has linked an unnamed file with
+		// AT_EMPTY_PATH before, so no seccomp filter or privilege rule
+		// refuses the call: the filesystem does (the kernel answers EPERM
+		// for one that has no link operation at all).
+		return true, fmt.Sprintf("%s: %s: refused by the filesystem (on this filesystem)", what, text)
+	}
+	// ENOSPC, EIO, or an EPERM that may be this process's own (a seccomp
+	// filter, or a route never shown to work): nothing is learned.
+	return false, fmt.Sprintf("linkat(AT_EMPTY_PATH) of an O_TMPFILE: %s", text)
 }
 
 func renameat2(fd int, from, to string, flags uint) error {

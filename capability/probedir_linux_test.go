@@ -1,6 +1,8 @@
 package capability
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -163,5 +165,46 @@ func TestProbeDirMarksMissing(t *testing.T) {
 	}
 	if !Has(RenameWhiteout) {
 		t.Error("one filesystem's lack changed the process report")
+	}
+}
+
+// TestTmpfileLinkVerdict: which failures to name an unnamed file of our
+// own, in a scratch directory of our own, mark the filesystem missing
+// o_tmpfile. The end-to-end case, a FUSE filesystem that opens O_TMPFILE
+// but cannot link the file, is dirfd's TestAtomicFileWhereUnnamedFilesCannotBeNamed.
+func TestTmpfileLinkVerdict(t *testing.T) {
+	const nobody = 65534
+	for _, tc := range []struct {
+		name           string
+		err            error
+		owner, euid    int
+		emptyPathWorks bool
+		missing        bool
+		detail         string // in the Detail
+	}{
+		{"EXDEV", unix.EXDEV, 0, 0, true, true, "EXDEV (invalid cross-device link)"},
+		{"EXDEV without a known route", unix.EXDEV, nobody, nobody, false, true, "EXDEV"},
+		{"EOPNOTSUPP", unix.EOPNOTSUPP, 0, 0, true, true, "(operation not supported)"},
+		{"ENOSYS", unix.ENOSYS, 0, 0, true, true, "ENOSYS"},
+		{"EINVAL", unix.EINVAL, 0, 0, true, true, "EINVAL"},
+		{"wrapped EXDEV", fmt.Errorf("linkat: %w", unix.EXDEV), 0, 0, true, true, "EXDEV"},
+		{"ENOENT: AT_EMPTY_PATH not allowed to us", unix.ENOENT, nobody, nobody, false, false, "not allowed to this process"},
+		{"EPERM: the filesystem gave our file to root", unix.EPERM, 0, nobody, true, true, "owned by uid 0"},
+		{"EPERM: the filesystem gave our file away, route not known", unix.EPERM, 0, nobody, false, true, "protected_hardlinks"},
+		{"EPERM on our own file", unix.EPERM, nobody, nobody, true, true, "refused by the filesystem"},
+		{"EPERM on our own file, route not known", unix.EPERM, nobody, nobody, false, false, "EPERM"},
+		{"EPERM as root on another's file", unix.EPERM, 1000, 0, true, true, "refused by the filesystem"},
+		{"EPERM as root, route not known", unix.EPERM, 1000, 0, false, false, "EPERM"},
+		{"EPERM, owner unknown", unix.EPERM, -1, nobody, true, false, "EPERM"},
+		{"ENOSPC", unix.ENOSPC, 0, 0, true, false, "ENOSPC"},
+		{"not an errno", errors.New("something else"), 0, 0, true, false, "something else"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			missing, detail := tmpfileLinkVerdict(tc.err, tc.owner, tc.euid, tc.emptyPathWorks)
+			if missing != tc.missing || !strings.Contains(detail, tc.detail) {
+				t.Errorf("tmpfileLinkVerdict(%v, owner %d, euid %d, %v) = %v, %q; want %v, naming %q",
+					tc.err, tc.owner, tc.euid, tc.emptyPathWorks, missing, detail, tc.missing, tc.detail)
+			}
+		})
 	}
 }

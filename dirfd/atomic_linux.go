@@ -15,6 +15,8 @@ import (
 // name, else named. A filesystem that refuses O_TMPFILE in our own private
 // directory (EOPNOTSUPP; EINVAL on some) cannot mean anything else, so it
 // is learned as missing there and the named route is used from then on.
+// One that opens the file but cannot link it is learned at Commit (see
+// linkIntoStage), unless ProbeDir learned it first.
 func createStaged(stage *staging.Dir, dev uint64, perm uint32) (int, string, error) {
 	if capability.HasOn(dev, capability.OTmpfile) &&
 		(capability.Has(capability.LinkEmptyPath) || capability.Has(capability.LinkProcFd)) {

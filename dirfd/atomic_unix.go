@@ -5,6 +5,7 @@ package dirfd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/internal/fileinfo"
 	"github.com/racefree/racefree/internal/staging"
@@ -61,8 +63,13 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // (capability o_tmpfile, and link_empty_path or link_proc_fd), the file is
 // unnamed until Commit links it into the stage; elsewhere it is created
 // there under a fixed name with O_EXCL. Both routes give the same
-// guarantees; the unnamed file leaves no data behind after a crash, only
-// the empty staging directory, which RemoveStale removes.
+// guarantees; the unnamed file leaves no data behind when the process dies
+// before Commit, only the empty staging directory, which RemoveStale
+// removes. A filesystem that opens unnamed files but cannot link them
+// (some FUSE and network filesystems answer EXDEV or EPERM) is learned by
+// capability.ProbeDir, or at the first Commit there, which then copies the
+// content into a named file in the stage and goes on; later files there
+// are named from the start.
 //
 // What differs from writing the old file in place: the replacement is a
 // new inode. It is created by the caller, with the old file's mode; when
@@ -258,14 +265,15 @@ func createNamed(stage *staging.Dir, perm uint32) (int, string, error) {
 }
 
 // Commit publishes the file under its name, durably, in this order: the
-// old file's owner and mode are applied, the file is fsync'ed, given its
-// name in the stage (an unnamed O_TMPFILE) and renamed over the final name
-// in one rename(2), then the directory is fsync'ed (on macOS, F_FULLFSYNC
-// both times), and the stage is removed. A failure before the rename
-// leaves the old file as it was; a failure of the directory fsync is
-// reported although the new content is already visible. Either way
-// everything staged is removed and the file is closed: a later Close does
-// nothing, a second Commit fails.
+// file is given its name in the stage (an unnamed O_TMPFILE; copied into a
+// named file where the filesystem turns out unable to link it, see
+// AtomicFile), the old file's owner and mode are applied, the file is
+// fsync'ed and renamed over the final name in one rename(2), then the
+// directory is fsync'ed (on macOS, F_FULLFSYNC both times), and the stage
+// is removed. A failure before the rename leaves the old file as it was; a
+// failure of the directory fsync is reported although the new content is
+// already visible. Either way everything staged is removed and the file is
+// closed: a later Close does nothing, a second Commit fails.
 func (f *AtomicFile) Commit() error {
 	switch f.state {
 	case atomicCommitted:
@@ -280,6 +288,14 @@ func (f *AtomicFile) Commit() error {
 }
 
 func (f *AtomicFile) publish() error {
+	// Named first: where the filesystem cannot link the unnamed file,
+	// linkIntoStage leaves a named copy in its place, and the old owner
+	// and mode, and the fsync, are then the copy's.
+	if f.staged == "" {
+		if err := f.linkIntoStage(); err != nil {
+			return err
+		}
+	}
 	if f.old != nil {
 		if err := f.restoreOwnerAndMode(); err != nil {
 			return err
@@ -287,11 +303,6 @@ func (f *AtomicFile) publish() error {
 	}
 	if err := f.File.Sync(); err != nil {
 		return err
-	}
-	if f.staged == "" {
-		if err := f.linkIntoStage(); err != nil {
-			return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
-		}
 	}
 	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir, f.last) }); err != nil {
 		return &fs.PathError{Op: "renameat", Path: f.name, Err: err}
@@ -304,45 +315,56 @@ func (f *AtomicFile) publish() error {
 }
 
 // restoreOwnerAndMode gives the new file the old one's owner, group and
-// mode, changing only what differs (usually nothing: the file was created
-// with the old permissions, and by the old owner more often than not).
-// Only root (CAP_CHOWN) may give a file away, and an owner may set the
-// group only to one it belongs to: what the caller may not change is left
-// as created, as documented on AtomicFile.
+// mode (usually nothing changes: the file was created with the old
+// permissions, and by the old owner more often than not).
 func (f *AtomicFile) restoreOwnerAndMode() error {
-	rc, err := f.File.SyscallConn()
+	mode := fileinfo.Mode(uint32(f.old.Mode))
+	if f.modeSet {
+		mode = f.mode
+	}
+	return setOwnerAndMode(f.File, f.old, mode)
+}
+
+// setOwnerAndMode gives file the owner and group of owner (unless nil) and
+// mode, changing only what differs. Only root (CAP_CHOWN) may give a file
+// away, and an owner may set the group only to one it belongs to: what the
+// caller may not change is left as created, as documented on AtomicFile.
+func setOwnerAndMode(file *os.File, owner *unix.Stat_t, mode fs.FileMode) error {
+	st, err := fstatFile(file)
 	if err != nil {
 		return err
+	}
+	if owner != nil && (st.Uid != owner.Uid || st.Gid != owner.Gid) {
+		err := file.Chown(int(owner.Uid), int(owner.Gid))
+		if errors.Is(err, fs.ErrPermission) {
+			err = file.Chown(-1, int(owner.Gid))
+		}
+		if err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		// fchown clears the set-id bits: set the mode afterwards, always.
+		return file.Chmod(mode)
+	}
+	if uint32(st.Mode)&0o7777 != fileinfo.Perm(mode) {
+		return file.Chmod(mode)
+	}
+	return nil
+}
+
+// fstatFile is fstat(2) of an open file.
+func fstatFile(file *os.File) (*unix.Stat_t, error) {
+	rc, err := file.SyscallConn()
+	if err != nil {
+		return nil, err
 	}
 	var st unix.Stat_t
 	var statErr error
 	if err := rc.Control(func(fd uintptr) {
 		statErr = eintr.Retry(func() error { return unix.Fstat(int(fd), &st) })
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	if statErr != nil {
-		return statErr
-	}
-	mode := fileinfo.Mode(uint32(f.old.Mode))
-	if f.modeSet {
-		mode = f.mode
-	}
-	if st.Uid != f.old.Uid || st.Gid != f.old.Gid {
-		err := f.File.Chown(int(f.old.Uid), int(f.old.Gid))
-		if errors.Is(err, fs.ErrPermission) {
-			err = f.File.Chown(-1, int(f.old.Gid))
-		}
-		if err != nil && !errors.Is(err, fs.ErrPermission) {
-			return err
-		}
-		// fchown clears the set-id bits: set the mode afterwards, always.
-		return f.File.Chmod(mode)
-	}
-	if uint32(st.Mode)&0o7777 != fileinfo.Perm(mode) {
-		return f.File.Chmod(mode)
-	}
-	return nil
+	return &st, statErr
 }
 
 // Chmod changes the new file's mode now, before anyone can see it, and
@@ -366,19 +388,73 @@ func (f *AtomicFile) syncDir() error {
 }
 
 // linkIntoStage names the unnamed file in the stage.
+//
+// Some filesystems (FUSE and network ones) open O_TMPFILE but cannot link
+// the file: ProbeDir finds that out before anything relies on it, but
+// nothing makes a caller probe first. So when the link fails, the probe
+// is asked now, in a scratch directory inside the stage, and decides with
+// an unnamed file of its own whether the failure is the filesystem's
+// (then it marks o_tmpfile missing there, and later files take the named
+// route from the start). If it is, this file's content is copied into a
+// named file in the stage instead and Commit goes on; otherwise the link's
+// error is returned. Only a failure costs the probe, and an attacker
+// cannot cause one that the probe would blame on the filesystem: the
+// stage and the file are out of everyone else's reach.
 func (f *AtomicFile) linkIntoStage() error {
 	rc, err := f.File.SyscallConn()
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	var linkErr error
 	if err := rc.Control(func(fd uintptr) { linkErr = linkat.LinkFd(int(fd), f.stage.Fd, stagedName) }); err != nil {
-		return err
+		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	if linkErr == nil {
 		f.staged = stagedName
+		return nil
 	}
-	return linkErr
+	if r, _ := capability.ProbeDir(f.stage.Fd); r.Has(capability.OTmpfile) {
+		return &fs.PathError{Op: "linkat", Path: f.name, Err: linkErr}
+	}
+	if err := f.copyIntoStage(); err != nil {
+		return &fs.PathError{Op: "copy", Path: f.name, Err: fmt.Errorf("%w (after linkat: %v)", err, linkErr)}
+	}
+	return nil
+}
+
+// copyIntoStage replaces the unnamed file by a named copy in the stage,
+// with the content from offset 0 and the unnamed file's mode (which
+// AtomicFile.Chmod may have set); Commit then gives it the old file's
+// owner and mode and fsyncs it as it would the unnamed one. A named file
+// in the stage is the route createNamed takes where there is no
+// O_TMPFILE, with the same guarantees (see AtomicFile): it is no
+// emulation, so Strict has nothing to refuse.
+func (f *AtomicFile) copyIntoStage() error {
+	st, err := fstatFile(f.File)
+	if err != nil {
+		return err
+	}
+	fd, staged, err := createNamed(f.stage, uint32(st.Mode)&0o7777)
+	if err != nil {
+		return err
+	}
+	// From here on release removes it, whatever fails.
+	f.staged = staged
+	named := os.NewFile(uintptr(fd), f.File.Name())
+	if _, err = f.File.Seek(0, io.SeekStart); err == nil {
+		_, err = named.ReadFrom(f.File)
+	}
+	if err == nil {
+		// The umask may have cut the mode createNamed asked for.
+		err = setOwnerAndMode(named, nil, fileinfo.Mode(uint32(st.Mode)))
+	}
+	if err != nil {
+		named.Close()
+		return err
+	}
+	f.File.Close() // its content is in the copy: a failure here loses nothing
+	f.File = named
+	return nil
 }
 
 // Close discards the file unless Commit was called: it is closed, the
