@@ -195,9 +195,21 @@ func summaryTable(w *bytes.Buffer, r *run) {
 				if !ok {
 					continue
 				}
-				alts = append(alts, fmt.Sprintf("%s %s (%s)", im.Title, ratio(t, rt), r.syscalls(openat2, c)))
+				x := ratio(t, rt)
+				if op.Wall {
+					// Wall time under load is noisy: CPU time beside it.
+					tc, _ := r.median(openat2, c, "cpu-ns/op")
+					rcpu, _ := r.median(openat2, rc, "cpu-ns/op")
+					x += " wall, " + ratio(tc, rcpu) + " CPU"
+				}
+				alts = append(alts, fmt.Sprintf("%s %s (%s)", im.Title, x, r.syscalls(openat2, c)))
 			}
-			fmt.Fprintf(w, "| %s | %s %s | %s | %s |\n", name, duration(rt), unitName(op), r.syscalls(openat2, rc), strings.Join(alts, " · "))
+			own := duration(rt) + " " + unitName(op)
+			if op.Wall {
+				rcpu, _ := r.median(openat2, rc, "cpu-ns/op")
+				own += ", " + duration(rcpu) + " CPU"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, own, r.syscalls(openat2, rc), strings.Join(alts, " · "))
 		}
 	}
 	w.WriteString("\n")
@@ -214,10 +226,11 @@ func writeReadmeBlock(w *bytes.Buffer, r *run, meta string, plots []plotFile, re
 	fmt.Fprintf(w, "the disk); `2.0×` means the alternative takes twice racefree's time. Every table, the syscall\n")
 	fmt.Fprintf(w, "breakdowns and the plots are in [%s](%s).\n\n", results, results)
 	summaryTable(w, r)
-	for _, p := range plots {
-		fmt.Fprintf(w, "![%s](%s)\n", p.title, rel(p.path))
+	links := make([]string, len(plots))
+	for i, p := range plots {
+		links[i] = fmt.Sprintf("[%s](%s)", p.title, rel(p.path))
 	}
-	w.WriteString("\n")
+	fmt.Fprintf(w, "Plots: %s.\n\n", strings.Join(links, " · "))
 }
 
 // metaField is the value of a "name: value" line of meta.txt.

@@ -68,20 +68,25 @@ func writeResults(w *bytes.Buffer, r *run, meta string, plots []plotFile, rel fu
 func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("## %s\n\n%s.\n\n", op.Name, upperFirst(op.Title))
-	axis := op.Axis
-	if axis == "" {
-		axis = " "
+	// The parameter's column, when the operation has one.
+	axisCol, axisSep := "", ""
+	if op.Axis != "" {
+		axisCol, axisSep = "| "+op.Axis+" ", "|---"
+	}
+	param := func(pr cases.Param) string {
+		if op.Axis == "" {
+			return ""
+		}
+		return "| " + pr.Label + " "
 	}
 	extra := ""
-	if len(op.Extra) > 0 {
-		for _, u := range sortedKeys(op.Extra) {
-			extra += " " + strings.TrimSuffix(u, "-ns/op") + " |"
-		}
+	for _, u := range sortedKeys(op.Extra) {
+		extra += " " + strings.TrimSuffix(u, "-ns/op") + " |"
 	}
-	p("| %s | implementation | CPU | wall | allocs | bytes | syscalls | CPU ÷ racefree | wall ÷ racefree |%s\n", axis, extra)
-	p("|---|---|---:|---:|---:|---:|---:|---:|---:|%s\n", strings.Repeat("---:|", len(op.Extra)))
-	for _, param := range op.Params {
-		rc, _ := find(op, param, "racefree")
+	p("%s| implementation | CPU | wall | allocs | bytes | syscalls | CPU ÷ racefree | wall ÷ racefree |%s\n", axisCol, extra)
+	p("%s|---|---:|---:|---:|---:|---:|---:|---:|%s\n", axisSep, strings.Repeat("---:|", len(op.Extra)))
+	for _, pr := range op.Params {
+		rc, _ := find(op, pr, "racefree")
 		refCPU, _ := r.median(openat2, rc, "cpu-ns/op")
 		refWall, _ := r.median(openat2, rc, "ns/op")
 		row := func(profile, title string, c cases.Case) {
@@ -92,9 +97,9 @@ func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 			wall := r.values(profile, c, "ns/op")
 			allocs, _ := r.median(profile, c, "allocs/op")
 			bytes, _ := r.median(profile, c, "B/op")
-			p("| %s | %s | %s ±%.0f%% | %s ±%.0f%% | %s | %s | %s | %s | %s |", param.Label, title,
+			p("%s| %s | %s ±%.0f%% | %s ±%.0f%% | %.0f | %.0f | %s | %s | %s |", param(c.Param), title,
 				duration(median(cpu)), spread(cpu), duration(median(wall)), spread(wall),
-				num(allocs), num(bytes), r.syscalls(profile, c), ratio(median(cpu), refCPU), ratio(median(wall), refWall))
+				allocs, bytes, r.syscalls(profile, c), ratio(median(cpu), refCPU), ratio(median(wall), refWall))
 			for _, u := range sortedKeys(op.Extra) {
 				v, ok := r.median(profile, c, u)
 				if ok {
@@ -106,7 +111,7 @@ func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 			p("\n")
 		}
 		for i, im := range op.Impls {
-			c := cases.Case{Op: op, Param: param, Impl: im}
+			c := cases.Case{Op: op, Param: pr, Impl: im}
 			title := im.Title
 			if im.Floor {
 				title = "*" + title + "*"
@@ -126,13 +131,13 @@ func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 	}
 
 	p("<details><summary>%s: system calls of one operation</summary>\n\n", op.Name)
-	p("| %s | implementation | profile | syscalls |\n|---|---|---|---|\n", axis)
-	for _, param := range op.Params {
+	p("%s| implementation | profile | syscalls |\n%s|---|---|---|\n", axisCol, axisSep)
+	for _, pr := range op.Params {
 		for i, im := range op.Impls {
-			c := cases.Case{Op: op, Param: param, Impl: im}
-			p("| %s | %s | openat2 | %s |\n", param.Label, im.Title, r.syscalls(openat2, c).detail())
+			c := cases.Case{Op: op, Param: pr, Impl: im}
+			p("%s| %s | openat2 | %s |\n", param(pr), im.Title, r.syscalls(openat2, c).detail())
 			if i == 0 && op.Walk {
-				p("| %s | %s | walk | %s |\n", param.Label, im.Title, r.syscalls(walk, c).detail())
+				p("%s| %s | walk | %s |\n", param(pr), im.Title, r.syscalls(walk, c).detail())
 			}
 		}
 	}
