@@ -10,6 +10,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -95,8 +96,17 @@ func benchOp(b *testing.B, name string) {
 		if op.Name != name {
 			continue
 		}
-		for _, c := range op.Cases() {
-			b.Run(c.Sub(), func(b *testing.B) { measure(b, c) })
+		// run.sh rotates the implementations by its round number: over
+		// the rounds each runs at several positions, so that whatever a
+		// position costs (the state the previous benchmark left the
+		// machine in) is not always charged to the same implementation.
+		round, _ := strconv.Atoi(os.Getenv("RACEFREE_BENCH_ROUND"))
+		n := len(op.Impls)
+		for _, param := range op.Params {
+			for i := range n {
+				c := cases.Case{Op: op, Param: param, Impl: op.Impls[(i+round)%n]}
+				b.Run(c.Sub(), func(b *testing.B) { measure(b, c) })
+			}
 		}
 		return
 	}

@@ -93,14 +93,15 @@ cat "$OUT/meta.txt"
 # -count=$COUNT, taken as $COUNT rounds of -count=1 that alternate the two
 # profiles: slow drift of the machine (other tenants, thermal) then hits
 # every implementation and both profiles alike instead of whichever ran
-# during it.
+# during it. Each round also starts each operation with a different
+# implementation (RACEFREE_BENCH_ROUND, see bench_test.go).
 : >"$OUT/bench-openat2.txt"
 : >"$OUT/bench-walk.txt"
 for round in $(seq "$COUNT"); do
 	echo "benchmarks: round $round/$COUNT ($(($(date +%s) - start))s, load $(loadavg))"
-	(cd bench && TMPDIR="$FS" env -u RACEFREE_DISABLE "$WORK/bench.test" -test.run '^$' \
+	(cd bench && TMPDIR="$FS" RACEFREE_BENCH_ROUND="$round" env -u RACEFREE_DISABLE "$WORK/bench.test" -test.run '^$' \
 		-test.bench "^Benchmark($ops)\$" -test.count 1 -test.benchtime "$BENCHTIME") >>"$OUT/bench-openat2.txt"
-	(cd bench && TMPDIR="$FS" RACEFREE_DISABLE=openat2 "$WORK/bench.test" -test.run '^$' \
+	(cd bench && TMPDIR="$FS" RACEFREE_BENCH_ROUND="$round" RACEFREE_DISABLE=openat2 "$WORK/bench.test" -test.run '^$' \
 		-test.bench "^Benchmark($walk_ops)\$" -test.count 1 -test.benchtime "$BENCHTIME") >>"$OUT/bench-walk.txt"
 done
 grep -q 'racefree-resolver: openat2' "$OUT/bench-openat2.txt" || { echo "openat2 profile did not use openat2" >&2; exit 1; }

@@ -183,9 +183,11 @@ func mannWhitney(a, b []float64) float64 {
 
 // runtimeSyscalls are made by the Go runtime (scheduler, sysmon, signals,
 // memory, netpoller waits) in amounts that depend on time, not on the
-// operation; they are left out of the per-operation count.
+// operation; they are left out of the per-operation count. So is
+// restart_syscall, the kernel resuming a call strace's attach interrupted.
 var runtimeSyscalls = map[string]bool{
-	"futex": true, "nanosleep": true, "sched_yield": true, "tgkill": true,
+	"restart_syscall": true,
+	"futex":           true, "nanosleep": true, "sched_yield": true, "tgkill": true,
 	"rt_sigreturn": true, "getpid": true, "gettid": true, "clone": true,
 	"clone3": true, "mmap": true, "munmap": true, "madvise": true,
 	"mprotect": true, "rt_sigprocmask": true, "rt_sigaction": true,
