@@ -26,6 +26,10 @@ import (
 // as one table, on standard output and, when RACEFREE_MATRIX_TABLE names a
 // file, there too (go test shows a passing package's output only with -v,
 // and CI wants the table in its log either way).
+//
+// One suite in one cell, while working on it:
+//
+//	RACEFREE_TEST_NOREEXEC=1 go test -short -run 'TestMatrix/tmpfs/attacks/leak' -v ./fstests
 
 const (
 	resultsEnv = "FSTESTS_MATRIX_RESULTS" // the file a process appends its records to
