@@ -125,8 +125,3 @@ func TestRemoveAllDeepTreeBoundedDescriptors(t *testing.T) {
 		t.Errorf("RemoveAll held up to %d descriptors, want at most 17", ours)
 	}
 }
-
-// raExchange is set by verified_linux_test.go's init, for the tmp-cleaner
-// attack that lived here and is now fstests' "cleaner" attack. It is kept
-// only so that init still compiles; remove both together.
-var raExchange func(a, b string) error

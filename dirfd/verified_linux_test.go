@@ -40,14 +40,6 @@ import (
 // renameat by name), which must be caught; otherwise the harness is blind
 // and the test fails as inconclusive.
 
-// The tmp-cleaner attack (removeall_test.go) swaps with RENAME_EXCHANGE
-// here: one atomic flip between directory and symlink.
-func init() {
-	raExchange = func(a, b string) error {
-		return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
-	}
-}
-
 const (
 	vfName  = "name"
 	vfSlots = 8
