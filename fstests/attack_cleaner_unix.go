@@ -120,6 +120,7 @@ func runCleaner(t *testing.T, dir string, side Side, b *budget) Result {
 			}
 		}
 	}
+	r.Moves = strikes
 	r.Detail = fmt.Sprintf("%d struck%s", strikes, refused)
 	if first != "" {
 		r.Detail += fmt.Sprintf("; escaped at op %d: outside/%s", r.Ops, first)

@@ -214,7 +214,8 @@ func runExchange(t *testing.T, dir string, side Side, b *budget, target string) 
 	if !sw.atomic.Load() {
 		how = "rotation"
 	}
-	r.Detail = fmt.Sprintf("%d swaps by %s", sw.swaps.Load(), how)
+	r.Moves = sw.swaps.Load()
+	r.Detail = fmt.Sprintf("%d swaps by %s", r.Moves, how)
 	if n := sw.fails.Load(); n > 0 {
 		r.Detail += fmt.Sprintf(" (%d failed)", n)
 	}

@@ -170,7 +170,8 @@ func runIdentity(t *testing.T, dir string, side Side, b *budget) Result {
 		}
 	}
 	sw.halt()
-	r.Detail = fmt.Sprintf("%d replacements, %d writes%s", sw.swaps.Load(), writes, refused)
+	r.Moves = sw.swaps.Load()
+	r.Detail = fmt.Sprintf("%d replacements, %d writes%s", r.Moves, writes, refused)
 	if first != "" {
 		r.Detail += fmt.Sprintf("; escaped at op %d: %s", r.Ops, first)
 	}

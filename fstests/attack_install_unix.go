@@ -116,7 +116,8 @@ func runInstall(t *testing.T, dir string, side Side, b *budget) Result {
 		t.Errorf("fstests: install: reader: %v", err)
 	}
 	r := Result{Ops: ops, Escapes: rd.escapes.Load()}
-	r.Detail = fmt.Sprintf("%d installs (%s), %d trees read, %d retired while read", ops, layout, rd.reads.Load(), retired.Load())
+	r.Moves = rd.reads.Load()
+	r.Detail = fmt.Sprintf("%d installs (%s), %d trees read, %d retired while read", ops, layout, r.Moves, retired.Load())
 	r.addEscapes(rd.first(), s.changes())
 	return r
 }

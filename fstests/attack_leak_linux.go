@@ -260,6 +260,7 @@ func runLeak(t *testing.T, dir string, side Side, b *budget) Result {
 
 	noCloexec := o.noCloexec.Load()
 	r.Escapes = leaky + noCloexec + int64(len(open))
+	r.Moves = o.calls.Load()
 	r.Detail = fmt.Sprintf("%d opener calls in %d rounds; %d leaky children; %d descriptors without FD_CLOEXEC",
 		o.calls.Load(), o.rounds.Load(), leaky, noCloexec)
 	if len(open) > 0 {

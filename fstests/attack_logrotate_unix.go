@@ -178,7 +178,8 @@ func runLogrotate(t *testing.T, dir string, side Side, b *budget) Result {
 		}
 	}
 	sw.halt()
-	r.Detail = fmt.Sprintf("%d swaps, %d rotations%s", sw.swaps.Load(), rotations, refused)
+	r.Moves = sw.swaps.Load()
+	r.Detail = fmt.Sprintf("%d swaps, %d rotations%s", r.Moves, rotations, refused)
 	if first != "" {
 		r.Detail += fmt.Sprintf("; escaped at op %d: %s", r.Ops, first)
 	}

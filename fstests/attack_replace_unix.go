@@ -142,7 +142,8 @@ func runReplace(t *testing.T, dir string, side Side, b *budget) Result {
 		first = rd.first()
 	}
 	r := Result{Ops: ops, Escapes: rd.escapes.Load() + unlinks}
-	r.Detail = fmt.Sprintf("%d replaces, %d reads, %d unlinks of current", ops, rd.reads.Load(), unlinks)
+	r.Moves = rd.reads.Load()
+	r.Detail = fmt.Sprintf("%d replaces, %d reads, %d unlinks of current", ops, r.Moves, unlinks)
 	r.addEscapes(first, s.changes())
 	return r
 }

@@ -178,7 +178,7 @@ func runTamper(t *testing.T, dir string, side Side, b *budget) Result {
 		}
 	}
 	a.halt()
-	r := Result{Ops: ops, Escapes: escapes}
+	r := Result{Ops: ops, Escapes: escapes, Moves: a.events.Load()}
 	r.Detail = fmt.Sprintf("%d publishes; attacker (uid %d): %d events, %d names taken, %d writes into the victim's files",
 		ops, tamperUID, a.events.Load(), a.taken.Load(), a.tampered.Load())
 	r.addEscapes(first, s.changes())

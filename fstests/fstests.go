@@ -73,11 +73,15 @@ type Options struct {
 
 // Result is what one side of one attack counted.
 type Result struct {
-	Attack  string        // the attack's name, as in AttackNames
-	Side    Side          // the victim that ran
-	Ops     int64         // victim operations attempted
-	Escapes int64         // escapes observed (for Racefree, must be 0)
-	Refused int64         // victim operations that failed, typically refused mid-swap
+	Attack  string // the attack's name, as in AttackNames
+	Side    Side   // the victim that ran
+	Ops     int64  // victim operations attempted
+	Escapes int64  // escapes observed (for Racefree, must be 0)
+	Refused int64  // victim operations that failed, typically refused mid-swap
+	// Moves counts what the other party did meanwhile: the attacker's
+	// swaps or rewrites, the readers' reads, the opener's calls. A side
+	// with none was never attacked, and proves nothing.
+	Moves   int64
 	Elapsed time.Duration // time the side ran
 	Verdict Verdict
 	Detail  string // what was seen, in a few words
@@ -146,8 +150,8 @@ func checkOptions(t *testing.T, o Options) {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%s/%s: %d ops, %d escapes, %d refused in %v: %s",
-		r.Attack, r.Side, r.Ops, r.Escapes, r.Refused, r.Elapsed.Round(time.Millisecond), r.Verdict)
+	s := fmt.Sprintf("%s/%s: %d ops, %d escapes, %d refused, %d attacker moves in %v: %s",
+		r.Attack, r.Side, r.Ops, r.Escapes, r.Refused, r.Moves, r.Elapsed.Round(time.Millisecond), r.Verdict)
 	if r.Detail != "" {
 		s += " (" + r.Detail + ")"
 	}

@@ -84,9 +84,10 @@ func Attacks(t *testing.T, o Options) {
 			switch {
 			case ours.Escapes > 0:
 				ours.Verdict = Failed
-			case naive.Escapes == 0, ours.Ops == 0:
-				// A racefree side that never ran proves no more than
-				// a control that was never caught.
+			case naive.Escapes == 0, ours.Ops == 0, ours.Moves == 0:
+				// A racefree side that never ran, or that nothing
+				// attacked, proves no more than a control that was
+				// never caught.
 				ours.Verdict = Inconclusive
 			}
 			if o.Report != nil {
@@ -196,5 +197,8 @@ func whyInconclusive(naive, ours Result) string {
 	if naive.Escapes == 0 {
 		return fmt.Sprintf("the naive control was never caught (%v)", naive)
 	}
-	return fmt.Sprintf("the racefree side did not get to run (%v)", ours)
+	if ours.Ops == 0 {
+		return fmt.Sprintf("the racefree side did not get to run (%v)", ours)
+	}
+	return fmt.Sprintf("nothing attacked the racefree side (%v)", ours)
 }
