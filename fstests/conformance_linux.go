@@ -20,10 +20,21 @@ var kernelTrials = []struct {
 	feature capability.Feature
 	try     func(dir int) error
 }{
+	// An unnamed file is only of use once it can be given a name: some
+	// FUSE servers open one and then refuse to link it (EXDEV), which is
+	// the filesystem lacking the feature, as the report must say.
 	{capability.OTmpfile, func(dir int) error {
 		fd, err := unix.Openat(dir, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-		if err == nil {
-			unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		err = unix.Linkat(fd, "", dir, "t", unix.AT_EMPTY_PATH)
+		if err == unix.ENOENT { // AT_EMPTY_PATH is not ours to use: the same request through procfs
+			err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), dir, "t", unix.AT_SYMLINK_FOLLOW)
+		}
+		if err == unix.EXDEV {
+			return fmt.Errorf("linking the unnamed file: %v: %w", err, unix.EOPNOTSUPP)
 		}
 		return err
 	}},
