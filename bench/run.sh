@@ -14,7 +14,8 @@
 # with BENCH_DIR set, they run in BENCH_DIR (default $TMPDIR or /tmp).
 #
 # Environment: COUNT (rounds, default 4), BENCHTIME (go test -benchtime,
-# default 300ms), BENCH_DIR. About 6 minutes on 2 loaded cores.
+# default 300ms), BENCH_DIR. About 5 minutes on 2 cores shared with other
+# work (load average 6 to 16).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -225,6 +226,14 @@ func writeReadmeBlock(w *bytes.Buffer, r *run, meta string, plots []plotFile, re
 	fmt.Fprintf(w, "Times are medians of CPU time per operation (wall time for WriteFile and Install, which wait for\n")
 	fmt.Fprintf(w, "the disk); `2.0×` means the alternative takes twice racefree's time. Every table, the syscall\n")
 	fmt.Fprintf(w, "breakdowns and the plots are in [%s](%s).\n\n", results, results)
+	var discard bytes.Buffer
+	n, missed := targets(&discard, r)
+	if len(missed) == 0 {
+		fmt.Fprintf(w, "All %d targets of the benchmark page are met.\n\n", n)
+	} else {
+		fmt.Fprintf(w, "%d of the benchmark page's %d targets are met; missed, with the cause and the proposed fix in\n", n-len(missed), n)
+		fmt.Fprintf(w, "[%s](%s): %s.\n\n", analysisOf(results), analysisOf(results), strings.Join(missed, "; "))
+	}
 	summaryTable(w, r)
 	links := make([]string, len(plots))
 	for i, p := range plots {
@@ -232,6 +241,9 @@ func writeReadmeBlock(w *bytes.Buffer, r *run, meta string, plots []plotFile, re
 	}
 	fmt.Fprintf(w, "Plots: %s.\n\n", strings.Join(links, " · "))
 }
+
+// analysisOf is the hand-written analysis beside the results page.
+func analysisOf(results string) string { return path.Join(path.Dir(results), "ANALYSIS.md") }
 
 // metaField is the value of a "name: value" line of meta.txt.
 func metaField(meta, name string) string {

@@ -150,15 +150,21 @@ func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 	}
 }
 
-// targets writes the issue's targets, each judged on this run.
-func targets(w *bytes.Buffer, r *run) {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("| target | at | measured | met |\n|---|---|---|---|\n")
-	yes := func(b bool) string {
-		if b {
-			return "yes"
+// targets writes the issue's targets, each judged on this run, and
+// returns how many there are and which were missed.
+func targets(w *bytes.Buffer, r *run) (n int, missed []string) {
+	fmt.Fprint(w, "| target | at | measured | met |\n|---|---|---|---|\n")
+	// row writes one target; verdict overrides "yes" when met.
+	row := func(target, at, measured string, met bool, verdict string) {
+		n++
+		switch {
+		case !met:
+			verdict = "**no**"
+			missed = append(missed, target+" ("+at+": "+measured+")")
+		case verdict == "":
+			verdict = "yes"
 		}
-		return "**no**"
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", target, at, measured, verdict)
 	}
 	open, mkdir, removeAll := opByName("Open"), opByName("MkdirAll"), opByName("RemoveAll")
 	get := func(op *cases.Op, param, impl string) cases.Case {
@@ -169,6 +175,8 @@ func targets(w *bytes.Buffer, r *run) {
 		return c
 	}
 	cpu := func(profile string, c cases.Case) []float64 { return r.values(profile, c, "cpu-ns/op") }
+	// cpuRatio is a's CPU time over b's, and the text showing it with the
+	// wall ratio and the p-value.
 	cpuRatio := func(profile string, a, b cases.Case) (float64, string) {
 		ca, cb := cpu(profile, a), cpu(profile, b)
 		if len(ca) == 0 || len(cb) == 0 {
@@ -176,60 +184,58 @@ func targets(w *bytes.Buffer, r *run) {
 		}
 		wa, _ := r.median(profile, a, "ns/op")
 		wb, _ := r.median(profile, b, "ns/op")
-		x := median(ca) / median(cb)
-		return x, fmt.Sprintf("%s CPU (%s wall), p=%.2f", ratio(median(ca), median(cb)), ratio(wa, wb), mannWhitney(ca, cb))
+		return median(ca) / median(cb), fmt.Sprintf("%s CPU (%s wall), p=%.2f", ratio(median(ca), median(cb)), ratio(wa, wb), mannWhitney(ca, cb))
 	}
+	depth := func(d int) string { return fmt.Sprintf("depth %d", d) }
 	for _, d := range cases.Depths {
 		l := strconv.Itoa(d)
 		x, s := cpuRatio(openat2, get(open, l, "racefree"), get(open, l, "openat2"))
-		p("| Open with openat2: racefree within 1.15× of raw openat2 + os.NewFile | depth %d | %s | %s |\n", d, s, yes(x <= 1.15))
+		row("Open with openat2: racefree within 1.15× of raw openat2 + os.NewFile", depth(d), s, x <= 1.15, "")
 	}
 	for _, t := range []struct {
-		d string
+		d int
 		x float64
-	}{{"8", 4}, {"32", 10}} {
-		x, s := cpuRatio(openat2, get(open, t.d, "osroot"), get(open, t.d, "racefree"))
-		p("| Open with openat2: at least %g× faster than os.Root (os.Root ÷ racefree) | depth %s | %s | %s |\n", t.x, t.d, s, yes(x >= t.x))
+	}{{8, 4}, {32, 10}} {
+		l := strconv.Itoa(t.d)
+		x, s := cpuRatio(openat2, get(open, l, "osroot"), get(open, l, "racefree"))
+		row(fmt.Sprintf("Open with openat2: at least %g× faster than os.Root (os.Root ÷ racefree)", t.x), depth(t.d), s, x >= t.x, "")
 	}
 	for _, d := range cases.Depths {
 		s := r.syscalls(openat2, get(open, strconv.Itoa(d), "racefree"))
-		p("| Open with openat2: 3 syscalls (openat2, fcntl, close) | depth %d | %s | %s |\n", d, s, yes(s.ok && math.Abs(s.perOp-3) < 0.005))
+		row("Open with openat2: 3 syscalls (openat2, fcntl, close)", depth(d), s.String(), s.ok && math.Abs(s.perOp-3) < 0.005, "")
 	}
 	for _, d := range cases.Depths {
 		s := r.syscalls(walk, get(open, strconv.Itoa(d), "racefree"))
-		p("| Open with the walk: at most 2N+3 = %d syscalls | depth %d | %s | %s |\n", 2*d+3, d, s, yes(s.ok && s.perOp <= float64(2*d+3)+0.005))
+		row(fmt.Sprintf("Open with the walk: at most 2N+3 = %d syscalls", 2*d+3), depth(d), s.String(), s.ok && s.perOp <= float64(2*d+3)+0.005, "")
 	}
 	for _, op := range []*cases.Op{open, opByName("Stat")} {
 		for _, param := range op.Params {
 			rc, _ := find(op, param, "racefree")
 			oc, _ := find(op, param, "osroot")
 			x, s := cpuRatio(walk, oc, rc)
-			at := paramText(rc)
-			if at == "" {
-				at = "-"
-			}
-			p("| %s with the walk: faster than os.Root (os.Root ÷ racefree) | %s | %s | %s |\n", op.Name, at, s, yes(x > 1))
+			row(op.Name+" with the walk: faster than os.Root (os.Root ÷ racefree)", paramText(rc), s, x > 1, "")
 		}
 	}
+	ors := r.syscalls(openat2, get(mkdir, "", "osroot"))
 	for _, profile := range []string{openat2, walk} {
 		rs := r.syscalls(profile, get(mkdir, "", "racefree"))
-		ors := r.syscalls(openat2, get(mkdir, "", "osroot"))
-		p("| MkdirAll with %s: no more syscalls than os.Root | 8 levels | %s against %s | %s |\n", profile, rs, ors, yes(rs.ok && ors.ok && rs.perOp <= ors.perOp+0.005))
+		row("MkdirAll with "+profile+": no more syscalls than os.Root", "8 levels", rs.String()+" against "+ors.String(), rs.ok && ors.ok && rs.perOp <= ors.perOp+0.005, "")
 	}
 	for _, param := range removeAll.Params {
 		rc, _ := find(removeAll, param, "racefree")
 		oc, _ := find(removeAll, param, "os")
 		x, s := cpuRatio(openat2, rc, oc)
 		pv := mannWhitney(cpu(openat2, rc), cpu(openat2, oc))
-		verdict := yes(x <= 1)
+		verdict := ""
 		if x > 1 && pv > 0.05 {
 			verdict = "yes, within noise (no significant difference)"
 		}
-		p("| RemoveAll: within 1.0× of os.RemoveAll (racefree ÷ os.RemoveAll) | %s | %s | %s |\n", paramText(rc), s, verdict)
+		row("RemoveAll: within 1.0× of os.RemoveAll (racefree ÷ os.RemoveAll)", paramText(rc), s, x <= 1 || pv > 0.05, verdict)
 	}
-	p("\n`p` is the Mann-Whitney U test's two-sided p-value over the rounds' samples, as benchstat\n")
-	p("computes it: below 0.05 the difference is unlikely to be noise. With 4 samples a side the\n")
-	p("smallest possible p is 0.03.\n\n")
+	fmt.Fprint(w, "\n`p` is the Mann-Whitney U test's two-sided p-value over the rounds' samples, as benchstat\n")
+	fmt.Fprint(w, "computes it: below 0.05 the difference is unlikely to be noise. With 4 samples a side the\n")
+	fmt.Fprint(w, "smallest possible p is 0.03.\n\n")
+	return n, missed
 }
 
 func upperFirst(s string) string {
