@@ -25,8 +25,9 @@ BENCHTIME=${BENCHTIME:-300ms}
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 OUT=bench/results
 WORK=$(mktemp -d)
+MOUNTED=
 cleanup() {
-	if mountpoint -q "$WORK/fs" 2>/dev/null; then umount "$WORK/fs"; fi
+	if [ -n "$MOUNTED" ]; then umount "$MOUNTED"; fi
 	rm -rf "$WORK"
 	if [ -n "${IMAGE:-}" ]; then rm -f "$IMAGE"; fi
 }
@@ -53,6 +54,7 @@ elif [ "$(id -u)" = 0 ] && PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/d
 	PATH="$PATH:/usr/sbin:/sbin" mkfs.ext4 -q -F "$IMAGE"
 	mkdir "$WORK/fs"
 	mount -o loop "$IMAGE" "$WORK/fs"
+	MOUNTED="$WORK/fs"
 	FS="$WORK/fs"
 	FS_DESC="ext4, fresh, on a loop device backed by RAM (/dev/shm)"
 else
