@@ -145,21 +145,18 @@ count() {
 	for run in run skip; do
 		local args=(-root "$FS/syscount" -case "$name" -n "$n")
 		[ "$run" = skip ] && args+=(-skip)
-		rm -f "$WORK/go" "$WORK/ready" "$WORK/strace.err"
-		mkfifo "$WORK/go"
+		rm -f "$WORK/ready" "$WORK/strace.err"
 		if [ "$p" = walk ]; then
-			RACEFREE_DISABLE=openat2 GOMAXPROCS=1 "$WORK/syscount" "${args[@]}" <"$WORK/go" >"$WORK/ready" &
+			RACEFREE_DISABLE=openat2 GOMAXPROCS=1 "$WORK/syscount" "${args[@]}" >"$WORK/ready" &
 		else
-			env -u RACEFREE_DISABLE GOMAXPROCS=1 "$WORK/syscount" "${args[@]}" <"$WORK/go" >"$WORK/ready" &
+			env -u RACEFREE_DISABLE GOMAXPROCS=1 "$WORK/syscount" "${args[@]}" >"$WORK/ready" &
 		fi
 		pid=$!
-		exec 3>"$WORK/go"
 		wait_for ready "$WORK/ready"
 		strace -f -c -o "$file.$run.txt" -p "$pid" 2>"$WORK/strace.err" &
 		spid=$!
 		wait_for attached "$WORK/strace.err"
-		echo go >&3
-		exec 3>&-
+		kill -USR1 "$pid"
 		wait "$pid"
 		wait "$spid"
 		"$WORK/syscount" -clean "$FS/syscount"

@@ -4,8 +4,8 @@
 // count. It starts the case (opening every handle, racefree's capability
 // probes), warms up with one operation, prepares the N measured ones (for
 // RemoveAll, builds the trees), then writes "ready" to standard output and
-// waits for a line on standard input. run.sh attaches `strace -f -c -p` in
-// that pause, so only what follows is counted: the N operations, and the
+// waits for SIGUSR1. run.sh attaches `strace -f -c -p` in that pause, so
+// only what follows is counted: the N operations, and the
 // process's exit. The same sequence with -skip, which performs none of
 // them, counts the exit alone; the difference divided by N is what one
 // operation costs. The garbage collector is off, so that it adds no
@@ -18,11 +18,12 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/racefree/racefree/bench/internal/cases"
 )
@@ -94,10 +95,13 @@ func main() {
 			}
 		}
 	}
+	// Wait for SIGUSR1 rather than reading a line: the Go runtime receives
+	// a signal with calls the count leaves out (futex, rt_sigreturn), while
+	// a read would be counted, or not, depending on when strace attached.
+	proceed := make(chan os.Signal, 1)
+	signal.Notify(proceed, syscall.SIGUSR1)
 	fmt.Println("ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		fail(fmt.Errorf("waiting for the counter: %w", err))
-	}
+	<-proceed
 	if !*skip {
 		for i := 1; i <= *n; i++ {
 			if err := r.Op(i); err != nil {
