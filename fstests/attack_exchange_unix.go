@@ -155,7 +155,9 @@ func runExchange(t *testing.T, dir string, side Side, b *budget, target string) 
 		return err == nil
 	}
 
-	sw := startSwapper(root, "inside", "link")
+	at, release := heldDir(t, root) // one lookup per rename, not one per component: FUSE answers slowly
+	defer release()
+	sw := startSwapper(at, "inside", "link")
 	for i := 0; sw.next(b, r.Ops, r.Escapes); i++ {
 		v := victims[(i/len(exchangeOps))%len(victims)]
 		op := exchangeOps[i%len(exchangeOps)]
