@@ -64,6 +64,18 @@ func runReplace(t *testing.T, dir string, side Side, b *budget) Result {
 		id, _ := idOf(fi)
 		versions[id] = v
 	}
+	rootInfo, err := os.Stat(root)
+	if err != nil {
+		t.Fatalf("fstests: replace: %v", err)
+	}
+	rootID, _ := idOf(rootInfo)
+	// selfResolved counts reads that followed current to root itself, as
+	// if the link said ".". btrfs (seen on Linux 6.18) does that about
+	// once in a few million lookups racing a rename over a symlink, with
+	// a plain rename(2) in the same directory too: the filesystem breaks
+	// the atomicity every replacement method relies on, and no program can
+	// prevent it. It is reported, on both sides, not counted as an escape.
+	var selfResolved atomic.Int64
 	current := filepath.Join(root, "current")
 	if err := os.Symlink(replaceTargets[0], current); err != nil {
 		t.Fatalf("fstests: replace: %v", err)
@@ -107,7 +119,10 @@ func runReplace(t *testing.T, dir string, side Side, b *budget) Result {
 		if rel, ok := s.holds(fi); ok {
 			return "current resolved to outside/" + rel, nil
 		}
-		if id, _ := idOf(fi); versions[id] == "" {
+		switch id, _ := idOf(fi); {
+		case id == rootID:
+			selfResolved.Add(1)
+		case versions[id] == "":
 			return "current resolved to neither v1 nor v2", nil
 		}
 		return "", nil
@@ -144,6 +159,9 @@ func runReplace(t *testing.T, dir string, side Side, b *budget) Result {
 	r := Result{Ops: ops, Escapes: rd.escapes.Load() + unlinks}
 	r.Moves = rd.reads.Load()
 	r.Detail = fmt.Sprintf("%d replaces, %d reads, %d unlinks of current", ops, r.Moves, unlinks)
+	if n := selfResolved.Load(); n > 0 {
+		r.Detail += fmt.Sprintf("; %d reads resolved current to its own directory, a defect of this filesystem that plain rename(2) shows too (not counted)", n)
+	}
 	r.addEscapes(first, s.changes())
 	return r
 }
