@@ -179,31 +179,50 @@ func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
 		} else if !errors.Is(err, unix.ENOENT) {
 			return err
 		}
-		// Create each prefix in turn. Every prefix is resolved afresh by
-		// the resolver, so symlinks and ".." in the name get the same
-		// containment as in any other call.
-		trimmed := strings.TrimRight(name, "/")
-		for i := 0; i <= len(trimmed); i++ {
-			if i < len(trimmed) && trimmed[i] != '/' || i > 0 && trimmed[i-1] == '/' {
-				continue
-			}
-			prefix := trimmed[:i]
-			if prefix == "" || prefix == "/" {
-				continue
-			}
-			err := d.inParent(prefix, func(parent int, last string) error {
-				return eintr.Retry(func() error { return unix.Mkdirat(parent, last, fileinfo.Perm(perm)) })
-			})
+		return d.mkdirAll(name, fileinfo.Perm(perm))
+	}))
+}
+
+// mkdirAll makes every missing directory of name, holding the descriptor
+// of the one made or found last: each component is made and opened
+// relative to it, with O_NOFOLLOW, so one plain name cannot lead anywhere
+// else and the walk costs two syscalls a level instead of a lookup of the
+// whole prefix. A component the held descriptor cannot settle (".." and a
+// symlink, whose containment the resolver decides, and every component
+// under NoXDev, which the resolver checks) is resolved afresh by d.open as
+// a prefix, with the same containment as in any other call.
+func (d *Dir) mkdirAll(name string, perm uint32) error {
+	parts, _, _ := components(name)
+	held := d.ref.fd
+	hold := func(fd int) {
+		if held != d.ref.fd {
+			closeFd(held)
+		}
+		held = fd
+	}
+	defer hold(d.ref.fd)
+	for i, part := range parts {
+		if part != ".." && !d.cfg.noXDev {
+			err := eintr.Retry(func() error { return unix.Mkdirat(held, part, perm) })
 			if err != nil && err != unix.EEXIST {
 				return err
 			}
+			fd, err := openat(held, part, d.sys.dirFlags, 0)
+			if err == nil {
+				hold(fd)
+				continue
+			}
+			if err != unix.ELOOP && err != unix.ENOTDIR {
+				return err
+			}
 		}
-		fd, err := d.open(name, d.dirOpenFlags(), 0)
-		if err == nil {
-			closeFd(fd)
+		fd, err := d.open(strings.Join(parts[:i+1], "/"), d.dirOpenFlags(), 0)
+		if err != nil {
+			return err
 		}
-		return err
-	}))
+		hold(fd)
+	}
+	return nil
 }
 
 // Remove removes the file or empty directory name, as os.Remove. A final

@@ -183,9 +183,11 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 			fd, err = openat(dirfd, part, d.sys.dirFlags, 0)
 		} else {
 			fd, err = openat(dirfd, part, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
-			if err == nil && follow && d.sys.opath && flags&oPath != 0 {
+			if err == nil && follow && d.sys.opath && flags&oPath != 0 && flags&unix.O_DIRECTORY == 0 {
 				// O_PATH|O_NOFOLLOW opens a symlink itself rather than
-				// failing: look at what we got.
+				// failing: look at what we got. With O_DIRECTORY a
+				// symlink fails with ENOTDIR instead, and is followed
+				// below like any other.
 				var target string
 				target, err = linkTargetOfFd(fd)
 				if err == nil {
