@@ -187,10 +187,11 @@ func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
 // of the one made or found last: each component is made and opened
 // relative to it, with O_NOFOLLOW, so one plain name cannot lead anywhere
 // else and the walk costs two syscalls a level instead of a lookup of the
-// whole prefix. A component the held descriptor cannot settle (".." and a
-// symlink, whose containment the resolver decides, and every component
-// under NoXDev, which the resolver checks) is resolved afresh by d.open as
-// a prefix, with the same containment as in any other call.
+// whole prefix. What the held descriptor cannot settle is resolved afresh
+// by d.open as a prefix, with the same containment as in any other call:
+// "..", a symlink (made before or swapped in after our mkdirat), every
+// component under NoXDev (whose mount check is the resolver's), and a
+// directory we may not open for reading where O_PATH is missing.
 func (d *Dir) mkdirAll(name string, perm uint32) error {
 	parts, _, _ := components(name)
 	held := d.ref.fd
@@ -202,18 +203,20 @@ func (d *Dir) mkdirAll(name string, perm uint32) error {
 	}
 	defer hold(d.ref.fd)
 	for i, part := range parts {
-		if part != ".." && !d.cfg.noXDev {
+		if part != ".." {
 			err := eintr.Retry(func() error { return unix.Mkdirat(held, part, perm) })
 			if err != nil && err != unix.EEXIST {
 				return err
 			}
-			fd, err := openat(held, part, d.sys.dirFlags, 0)
-			if err == nil {
-				hold(fd)
-				continue
-			}
-			if err != unix.ELOOP && err != unix.ENOTDIR {
-				return err
+			if !d.cfg.noXDev {
+				fd, err := openat(held, part, d.sys.dirFlags, 0)
+				if err == nil {
+					hold(fd)
+					continue
+				}
+				if !isNofollowErr(err) && err != unix.EACCES {
+					return err
+				}
 			}
 		}
 		fd, err := d.open(strings.Join(parts[:i+1], "/"), d.dirOpenFlags(), 0)
