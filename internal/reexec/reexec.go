@@ -222,7 +222,12 @@ func prepareNobody() (dir, bin string, err error) {
 		self = os.Args[0]
 	}
 	bin = filepath.Join(dir, filepath.Base(self))
-	if err := copyFile(self, bin, 0o755); err != nil {
+	// Chmod as well: the umask may have cut the mode copyFile asked for.
+	err = copyFile(self, bin, 0o755)
+	if err == nil {
+		err = os.Chmod(bin, 0o755)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", "", err
 	}
