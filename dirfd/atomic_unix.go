@@ -391,8 +391,10 @@ func (f *AtomicFile) syncDir() error {
 //
 // Some filesystems (FUSE and network ones) open O_TMPFILE but cannot link
 // the file: ProbeDir finds that out before anything relies on it, but
-// nothing makes a caller probe first. So when the link fails, the probe
-// is asked now, in a scratch directory inside the stage, and decides with
+// nothing makes a caller probe first. So when the link fails with EXDEV
+// or an unsupported errno, which only the filesystem can mean here,
+// o_tmpfile is marked missing on it at once; on any other failure the
+// probe is asked now, in a scratch directory inside the stage, and decides with
 // an unnamed file of its own whether the failure is the filesystem's
 // (then it marks o_tmpfile missing there, and later files take the named
 // route from the start). If it is, this file's content is copied into a
@@ -413,7 +415,20 @@ func (f *AtomicFile) linkIntoStage() error {
 		f.staged = stagedName
 		return nil
 	}
-	if r, _ := capability.ProbeDir(f.stage.Fd); r.Has(capability.OTmpfile) {
+	if errors.Is(linkErr, unix.EXDEV) || capability.Unsupported(linkErr) {
+		// Our own file into our own stage, on one mount: only the
+		// filesystem answers this, whichever route LinkFd took (the
+		// probe may only be able to try AT_EMPTY_PATH, which an older
+		// kernel refuses an unprivileged process).
+		var st unix.Stat_t
+		if eintr.Retry(func() error { return unix.Fstat(f.stage.Fd, &st) }) == nil {
+			why := linkErr.Error()
+			if errno, ok := errors.AsType[unix.Errno](linkErr); ok && unix.ErrnoName(errno) != "" {
+				why = unix.ErrnoName(errno) + " (" + why + ")"
+			}
+			capability.MarkMissing(uint64(st.Dev), capability.OTmpfile, "open(O_TMPFILE) works but linking the file fails: "+why+" (on this filesystem)")
+		}
+	} else if r, _ := capability.ProbeDir(f.stage.Fd); r.Has(capability.OTmpfile) {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: linkErr}
 	}
 	if err := f.copyIntoStage(); err != nil {
