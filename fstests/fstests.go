@@ -17,8 +17,9 @@
 // positive control: it must be caught escaping, or the attack proves
 // nothing on this filesystem and kernel, and the result is reported as
 // inconclusive (a skipped sub-test, or a failure with
-// Options.RequireControl) rather than as a pass. racefree must never be
-// caught.
+// Options.RequireControl) rather than as a pass. So is a racefree side
+// that the attacker never got to touch (Result.Moves is zero). racefree
+// must never be caught.
 //
 // An escape is what the exploit was after: a descriptor whose device and
 // inode belong to the sentinel tree outside the victim's root, or any
@@ -29,6 +30,9 @@
 // The capability profile (RACEFREE_DISABLE) is read once per process, so a
 // test binary exercises one profile; run it again with the variable set to
 // cover the fallbacks, as racefree's own matrix does.
+//
+// The attacks need a unix system, and most of them Linux (inotify,
+// RENAME_EXCHANGE, /proc); elsewhere they are skipped with the reason.
 package fstests
 
 import (
