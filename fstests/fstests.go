@@ -31,8 +31,9 @@
 // test binary exercises one profile; run it again with the variable set to
 // cover the fallbacks, as racefree's own matrix does.
 //
-// The attacks need a unix system, and most of them Linux (inotify,
-// RENAME_EXCHANGE, /proc); elsewhere they are skipped with the reason.
+// The attacks need a unix system, and identity, tamper and leak Linux
+// (O_PATH handles, per-thread credentials, /proc); elsewhere an attack that
+// cannot run is not registered, and Attacks skips off unix with the reason.
 package fstests
 
 import (
