@@ -174,9 +174,9 @@ func TestMatrix(t *testing.T) {
 		}
 		d, ops := budget(tfs.Name)
 		o := fstests.Options{
-			Dir:            tfs.Dir,
-			Duration:       d,
-			Ops:            ops,
+			Dir:      tfs.Dir,
+			Duration: d,
+			Ops:      ops,
 			// -short is a quick look: a control its 200 ms missed is
 			// a skip there, and only a full run's is a failure.
 			RequireControl: !testing.Short(),
