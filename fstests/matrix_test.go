@@ -139,7 +139,7 @@ func budget(fsName string) (time.Duration, int64) {
 		// answers so slowly that 500 ms may not see one swap.
 		return 2 * time.Second, 0
 	case raceEnabled:
-		return 500 * time.Millisecond, 0
+		return time.Second, 0
 	case fsName == "ext4" && os.Getenv(capability.EnvDisable) == "":
 		return 10 * time.Second, 50_000
 	}
@@ -177,9 +177,11 @@ func TestMatrix(t *testing.T) {
 			Dir:      tfs.Dir,
 			Duration: d,
 			Ops:      ops,
-			// -short is a quick look: a control its 200 ms missed is
-			// a skip there, and only a full run's is a failure.
-			RequireControl: !testing.Short(),
+			// -short is a quick look, and the race detector's run is
+			// for data races, at a fraction of the speed: a control
+			// their short budgets missed is a skip there. The full run
+			// is the proof, and there it is a failure.
+			RequireControl: !testing.Short() && !raceEnabled,
 			Report: func(r fstests.Result) {
 				write(record{Suite: r.Attack, Side: string(r.Side), Ops: r.Ops, Escapes: r.Escapes,
 					Seconds: r.Elapsed.Seconds(), Verdict: string(r.Verdict)})
@@ -272,7 +274,7 @@ func printTable(files []string) error {
 	fmt.Fprintf(&sb, "=== fstests matrix: racefree ops/escapes and naive-control escapes (n:) per attack side; budget per side: full profile on ext4 %s, other cells %s\n",
 		"50,000 ops or 10 s", "2 s")
 	if testing.Short() || raceEnabled {
-		fmt.Fprintf(&sb, "=== (this run is -short or -race: every cell got a reduced budget, see budget())\n")
+		fmt.Fprintf(&sb, "=== (this run is -short or -race: every cell got a reduced budget, see budget(), and a naive control it did not catch is a skip, not a failure)\n")
 	}
 	header := []string{"profile", "uid", "fs"}
 	header = append(header, suites...)
