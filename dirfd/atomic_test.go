@@ -619,3 +619,35 @@ func TestAtomicFileChmod(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestCommitNoSync pins that the non-durable commit publishes like Commit
+// (content, mode, nothing staged left behind) and has Commit's lifecycle.
+func TestCommitNoSync(t *testing.T) {
+	root := t.TempDir()
+	buildTree(t, root, "file f old")
+	d := openDir(t, root)
+	for _, name := range []string{"f", "new"} {
+		f, err := d.CreateAtomic(name, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("fresh " + name); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.CommitNoSync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.CommitNoSync(); err == nil {
+			t.Errorf("%s: second CommitNoSync succeeded", name)
+		}
+		if err := f.Close(); err != nil {
+			t.Errorf("%s: Close after CommitNoSync: %v", name, err)
+		}
+		if data, err := os.ReadFile(filepath.Join(root, name)); err != nil || string(data) != "fresh "+name {
+			t.Errorf("%s = %q, %v", name, data, err)
+		}
+	}
+	if left := stagingLeftovers(t, root); len(left) != 0 {
+		t.Errorf("staging leftovers: %v", left)
+	}
+}

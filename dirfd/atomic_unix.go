@@ -274,7 +274,17 @@ func createNamed(stage *staging.Dir, perm uint32) (int, string, error) {
 // failure of the directory fsync is reported although the new content is
 // already visible. Either way everything staged is removed and the file is
 // closed: a later Close does nothing, a second Commit fails.
-func (f *AtomicFile) Commit() error {
+func (f *AtomicFile) Commit() error { return f.commit(true) }
+
+// CommitNoSync publishes the file as Commit does, atomically (G2), but
+// skips both flushes: neither the file nor the rename is fsync'ed, so a
+// crash soon after may leave the old content, or an empty or partial new
+// file, under the name. It is for many files that are flushed together
+// afterwards (extraction into an Install stage, which flushes the whole
+// tree once), where a flush per file would cost more than all the rest.
+func (f *AtomicFile) CommitNoSync() error { return f.commit(false) }
+
+func (f *AtomicFile) commit(durable bool) error {
 	switch f.state {
 	case atomicCommitted:
 		return &fs.PathError{Op: "commit", Path: f.name, Err: errCommitted}
@@ -282,12 +292,12 @@ func (f *AtomicFile) Commit() error {
 		return &fs.PathError{Op: "commit", Path: f.name, Err: fs.ErrClosed}
 	}
 	f.state = atomicCommitted
-	err := f.publish()
+	err := f.publish(durable)
 	f.release()
 	return err
 }
 
-func (f *AtomicFile) publish() error {
+func (f *AtomicFile) publish(durable bool) error {
 	// Named first: where the filesystem cannot link the unnamed file,
 	// linkIntoStage leaves a named copy in its place, and the old owner
 	// and mode, and the fsync, are then the copy's.
@@ -301,13 +311,18 @@ func (f *AtomicFile) publish() error {
 			return err
 		}
 	}
-	if err := f.File.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.File.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir, f.last) }); err != nil {
 		return &fs.PathError{Op: "renameat", Path: f.name, Err: err}
 	}
 	f.staged = ""
+	if !durable {
+		return nil
+	}
 	if err := f.syncDir(); err != nil {
 		return &fs.PathError{Op: "fsync", Path: f.name, Err: fmt.Errorf("%w (the new content is in place but may not survive a crash)", err)}
 	}

@@ -21,6 +21,9 @@ func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 // Commit is not supported on Windows.
 func (f *AtomicFile) Commit() error { return errors.ErrUnsupported }
 
+// CommitNoSync is not supported on Windows.
+func (f *AtomicFile) CommitNoSync() error { return errors.ErrUnsupported }
+
 // Close is not supported on Windows.
 func (f *AtomicFile) Close() error { return errors.ErrUnsupported }
 
