@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/internal/eintr"
 )
@@ -44,8 +45,8 @@ import (
 //
 // The victim uses a fresh Dir for every operation, so that each one makes
 // its stages anew and the attacker gets a chance at each: WriteFile,
-// CreateAtomic, ReplaceSymlink, ReplaceLink, RemoveIfSame, RenameIfSame and
-// Install.
+// CreateAtomic, ReplaceSymlink, ReplaceLink, RemoveIfSame, RenameIfSame,
+// the capability probe (capability.ProbeDir) and Install.
 func init() {
 	register(attack{name: "stage-swap", order: 55, skip: tamperSkip, run: runStageSwap})
 }
@@ -93,6 +94,15 @@ var stageSwapOps = []struct {
 		}
 		defer h.Close()
 		return d.RenameIfSame("shared/obj", h, "shared/moved")
+	}},
+	{"ProbeDir", func(d *dirfd.Dir, i int64) error {
+		sub, err := d.OpenDir("shared")
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		_, err = capability.ProbeDir(int(sub.Fd()))
+		return err
 	}},
 	{"Install", func(d *dirfd.Dir, i int64) error {
 		return d.Install("shared/app", func(s *dirfd.Dir) error {
