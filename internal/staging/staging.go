@@ -157,19 +157,19 @@ const (
 // parent it was created in (where it stays: only root or we could move it
 // to another parent, see Cache).
 type Dir struct {
-	Name   string
-	Fd     int
-	Kind   Kind
+	Name string
+	Fd   int
+	Kind Kind
 	// Parent is a descriptor of the directory it was made in, its own:
 	// open for reading where the parent allows it (ParentReadable), so
 	// that an operation publishing into the parent can fsync it without
 	// opening it again, else a duplicate of the descriptor Create got.
 	Parent         int
 	ParentReadable bool
-	st     unix.Stat_t
-	nonce  string
-	seq    atomic.Uint64
-	entry  *cached // the Cache's record of s; nil when s is not kept
+	st             unix.Stat_t
+	nonce          string
+	seq            atomic.Uint64
+	entry          *cached // the Cache's record of s; nil when s is not kept
 }
 
 // errNotOurs is what Create says when every name it made was exchanged for
