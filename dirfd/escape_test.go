@@ -445,12 +445,14 @@ var escapeCases = []escapeCase{
 	{
 		// A trailing slash makes open and stat follow the final symlink
 		// (Lstat too), while unlink and rename act on the link and refuse
-		// the slash on a non-directory.
+		// the slash on a non-directory. Rename onto "ld/" is EEXIST as
+		// os.Rename says, having seen a directory there; with NoSymlinks
+		// nothing is followed to see it, and renameat says ENOTDIR.
 		name:    "trailing slash on a symlink to a directory",
 		tree:    "symlink in/ld d/e",
 		path:    "ld/",
 		beneath: wantOps(okay, EISDIR, okay, okay, EEXIST, ENOTDIR, EEXIST, ENOTDIR, EEXIST),
-		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP},
+		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP, opRenameTo: ENOTDIR},
 	},
 	{
 		name:    "trailing slash on a symlink to a file",
@@ -458,6 +460,34 @@ var escapeCases = []escapeCase{
 		path:    "ln/",
 		beneath: wantOps(ENOTDIR, EISDIR, ENOTDIR, ENOTDIR, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR),
 		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP},
+	},
+	{
+		// os.Root's order of checks: following a final symlink for the
+		// trailing slash leaves the tree, and that is reported before
+		// anything else (EISDIR for O_CREAT, ENOTDIR or EEXIST from the
+		// entry calls, which do not follow it).
+		name:    "trailing slash on a symlink that climbs out to a directory",
+		tree:    "symlink in/escs ../outside/sdir",
+		path:    "escs/",
+		beneath: everyOp(escapes),
+		inRoot:  asOverrides(wantOps(ENOENT, EISDIR, ENOENT, ENOENT, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+		noSym:   asOverrides(wantOps(ELOOP, EISDIR, ELOOP, ELOOP, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+	},
+	{
+		name:    "trailing slash on an absolute symlink to the real outside file",
+		tree:    "symlink in/escf $ROOT/outside/secret",
+		path:    "escf/",
+		beneath: everyOp(escapes),
+		inRoot:  asOverrides(wantOps(ENOENT, EISDIR, ENOENT, ENOENT, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+		noSym:   asOverrides(wantOps(ELOOP, EISDIR, ELOOP, ELOOP, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+	},
+	{
+		// The walk used to answer EISDIR for O_CREAT with a trailing slash
+		// before looking at the name; openat2 reports the escape.
+		name:    "dotdot with a trailing slash",
+		path:    "../",
+		beneath: everyOp(escapes),
+		inRoot:  theRoot(ENOTEMPTY),
 	},
 	{
 		// ".." after a symlink applies to where the link led (d/e), as in

@@ -83,6 +83,21 @@ func (d *Dir) OpenDir(name string) (*Dir, error) {
 	return finishOpen(d.join(name), fd, d.cfg)
 }
 
+// open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
+// always added). The caller holds a reference on d.ref.
+//
+// O_CREAT with a name ending in "/" (or through a final symlink whose
+// target does) is EISDIR from open(2) before the kernel looks at where the
+// name leads; os.Root reports an escape first, and so does Dir, with both
+// resolvers.
+func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+	fd, err := d.lookup(name, flags, perm)
+	if err == unix.EISDIR && flags&unix.O_CREAT != 0 && d.escapes(name) {
+		return -1, ErrEscape
+	}
+	return fd, err
+}
+
 // do runs op with d's descriptor held open and name checked.
 func (d *Dir) do(name string, op func() error) error {
 	if err := checkName(name); err != nil {

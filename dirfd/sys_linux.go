@@ -64,9 +64,9 @@ func baseDirFlags(opath bool) int {
 // (G1); it is only slower.
 const maxEAGAIN = 64
 
-// open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
-// always added). The caller holds a reference on d.ref.
-func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+// lookup is open's resolver: one openat2, or the component walk where
+// openat2 is missing.
+func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
 	if !d.sys.openat2 {
 		return d.walkOpen(name, flags, perm)
 	}

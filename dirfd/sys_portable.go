@@ -19,7 +19,9 @@ const oPath = 0
 
 func baseDirFlags(bool) int { return unix.O_RDONLY | unix.O_DIRECTORY }
 
-func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+// lookup is open's resolver: the system's single-call resolver where it
+// fits (fastOpen), else the component walk.
+func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
 	if fd, ok, err := d.fastOpen(name, flags, perm); ok {
 		return fd, err
 	}
