@@ -490,6 +490,24 @@ var escapeCases = []escapeCase{
 		inRoot:  theRoot(ENOTEMPTY),
 	},
 	{
+		// The slash at the end of the target only asks for a directory:
+		// ".." then leaves sub, and d/ls/../f is d/f.
+		name:    "dotdot after a symlink whose target ends in a slash",
+		tree:    "dir in/d/sub\nsymlink in/d/ls sub/",
+		path:    "d/ls/../f",
+		beneath: existingFile,
+		noSym:   allOps(ELOOP),
+	},
+	{
+		// ld leads to d itself, so d/ld/.. is the top and d/ld/../f is
+		// the missing f at the top, not d/f.
+		name:    "dotdot after a symlink to dot",
+		tree:    "symlink in/d/ld .",
+		path:    "d/ld/../f",
+		beneath: wantOps(ENOENT, okay, ENOENT, ENOENT, okay, ENOENT, okay, ENOENT, okay),
+		noSym:   allOps(ELOOP),
+	},
+	{
 		// ".." after a symlink applies to where the link led (d/e), as in
 		// the kernel, not lexically: ld/../top is d/top, which is missing.
 		name:    "dotdot after a symlink is physical",
@@ -501,15 +519,23 @@ var escapeCases = []escapeCase{
 }
 
 // modes are the Dir configurations the table is run in.
-var modes = []struct {
-	name string
-	opts []dirfd.Option
-	pick func(c escapeCase) overrides
-}{
-	{"Beneath", []dirfd.Option{dirfd.Beneath()}, func(escapeCase) overrides { return nil }},
-	{"InRoot", []dirfd.Option{dirfd.InRoot()}, func(c escapeCase) overrides { return c.inRoot }},
-	{"NoSymlinks", []dirfd.Option{dirfd.NoSymlinks()}, func(c escapeCase) overrides { return c.noSym }},
+var modes = []escapeMode{
+	{"Beneath", []dirfd.Option{dirfd.Beneath()}, func(escapeCase) overrides { return nil }, false, false},
+	{"InRoot", []dirfd.Option{dirfd.InRoot()}, func(c escapeCase) overrides { return c.inRoot }, true, false},
+	{"NoSymlinks", []dirfd.Option{dirfd.NoSymlinks()}, func(c escapeCase) overrides { return c.noSym }, false, true},
 }
+
+type escapeMode struct {
+	name               string
+	opts               []dirfd.Option
+	pick               func(c escapeCase) overrides
+	inRoot, noSymlinks bool // for asking openat2 the same
+}
+
+// kernelOps are the table's operations that only look a name up, with the
+// name kernelFlags knows their lookup by: for them the table also asks
+// openat2 itself on the same tree, whichever resolver the profile uses.
+var kernelOps = map[op]string{opOpen: "Open", opStat: "Stat", opLstat: "Lstat"}
 
 func (c escapeCase) expect(o overrides) outcomes {
 	w := c.beneath
@@ -573,7 +599,7 @@ func TestEscapeTable(t *testing.T) {
 					fx := &reusableFixture{c: c, t: t}
 					for o := range numOps {
 						t.Run(o.String(), func(t *testing.T) {
-							runEscapeCase(t, fx, m.opts, o, expected[o])
+							runEscapeCase(t, fx, m, o, expected[o])
 						})
 					}
 				})
@@ -582,12 +608,12 @@ func TestEscapeTable(t *testing.T) {
 	}
 }
 
-func runEscapeCase(t *testing.T, fx *reusableFixture, opts []dirfd.Option, o op, want error) {
+func runEscapeCase(t *testing.T, fx *reusableFixture, m escapeMode, o op, want error) {
 	fx.get()
 	parent, path := fx.parent, fx.path
 	in := filepath.Join(parent, "in")
 
-	d, err := dirfd.Open(in, opts...)
+	d, err := dirfd.Open(in, m.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,6 +623,18 @@ func runEscapeCase(t *testing.T, fx *reusableFixture, opts []dirfd.Option, o op,
 	}
 
 	checkOutcome(t, fmt.Sprintf("%v(%q)", o, path), err, want)
+	if kop, lookup := kernelOps[o]; lookup {
+		kino, ok, kerr := kernelLookup(t, in, path, kernelFlags[kop], m.inRoot, m.noSymlinks)
+		switch {
+		case !ok:
+		case outcomeClass(kerr) != outcomeClass(err):
+			t.Errorf("%v(%q) = %v, but openat2 on the same tree gives %v", o, path, err, kerr)
+		case err == nil:
+			if ino, _ := inodeOf(fi); ino != kino {
+				t.Errorf("%v(%q) reached another object than openat2 on the same tree", o, path)
+			}
+		}
+	}
 	if err == nil && fi != nil {
 		// Whatever was reached must be an object of the inside tree.
 		if ino, ok := inodeOf(fi); ok {

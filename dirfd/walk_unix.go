@@ -135,18 +135,28 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 		}
 		part := parts[i]
 		if part == ".." {
-			if i == 0 {
+			// ".." cancels the last real component before it. A "."
+			// there stands for a trailing slash (spliced from a target
+			// such as "sub/" or "."): it only asked for a directory, and
+			// cancelling it instead would apply ".." one level too low
+			// (with ls -> sub/, the kernel resolves d/ls/../f to d/f,
+			// not d/sub/f).
+			j := i - 1
+			for j >= 0 && parts[j] == "." {
+				j--
+			}
+			if j < 0 {
 				if d.cfg.mode == modeBeneath {
 					return -1, ErrEscape
 				}
 				// InRoot: ".." at the top stays at the top.
-				parts = parts[1:]
+				parts = parts[i+1:]
 			} else {
-				parts = slices.Delete(parts, i-1, i+1)
+				parts = slices.Delete(parts, j, i+1)
 				restarts++
-				setDir(root)
-				i = 0
 			}
+			setDir(root)
+			i = 0
 			if len(parts) == 0 {
 				parts = []string{"."}
 			}
