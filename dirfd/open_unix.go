@@ -10,6 +10,7 @@ import (
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // Open opens the directory at path (following symlinks in path itself, as
@@ -65,7 +66,18 @@ func finishOpen(name string, fd int, cfg config) (*Dir, error) {
 		closeFd(fd)
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
 	}
-	return newDir(name, fd, uint64(st.Dev), cfg), nil
+	var mnt mountid.ID
+	if cfg.noXDev {
+		m, err := mountid.Of(fd)
+		if err != nil {
+			closeFd(fd)
+			return nil, &fs.PathError{Op: "statx", Path: name, Err: err}
+		}
+		mnt = m
+	}
+	d := newDir(name, fd, uint64(st.Dev), cfg)
+	d.sys.mnt = mnt
+	return d, nil
 }
 
 // OpenDir opens the directory name inside d as a new Dir with the same

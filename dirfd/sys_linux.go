@@ -7,14 +7,16 @@ import (
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // sysState is what a Dir decided at Open about how to resolve names.
 type sysState struct {
-	openat2  bool   // resolve with one openat2 call
-	resolve  uint64 // RESOLVE_* flags for openat2
-	opath    bool   // O_PATH descriptors: objects are acted on through them
-	dirFlags int    // how the walk opens intermediate directories
+	openat2  bool       // resolve with one openat2 call
+	resolve  uint64     // RESOLVE_* flags for openat2
+	opath    bool       // O_PATH descriptors: objects are acted on through them
+	dirFlags int        // how the walk opens intermediate directories
+	mnt      mountid.ID // the directory's mount, for NoXDev in the walk
 }
 
 func newSysState(cfg config) sysState {

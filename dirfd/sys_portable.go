@@ -4,11 +4,14 @@ package dirfd
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 type sysState struct {
 	opath    bool // never: kept so that shared code reads the same on every system
 	dirFlags int
+	mnt      mountid.ID // the directory's mount, for NoXDev in the walk
 }
 
 func newSysState(config) sysState {
