@@ -66,6 +66,11 @@ func baseDirFlags(opath bool) int {
 // (G1); it is only slower.
 const maxEAGAIN = 64
 
+// errInRootRace is an InRoot lookup that openat2 refused with EXDEV
+// maxEAGAIN times: directories kept being moved out of the root under it.
+// It matches both ErrEscape (the kernel's reason) and EXDEV (what was seen).
+var errInRootRace = fmt.Errorf("%w: %w, again and again while directories were moved out of the root", ErrEscape, unix.EXDEV)
+
 // lookup is open's resolver: one openat2, or the component walk where
 // openat2 is missing.
 func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
@@ -92,9 +97,21 @@ func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
 			return d.walkOpen(name, flags, perm)
 		case unix.EXDEV:
 			// RESOLVE_BENEATH/IN_ROOT/NO_XDEV all say "would leave" with
-			// EXDEV; without NoXDev it can only be an escape.
-			if d.cfg.noXDev {
+			// EXDEV.
+			switch {
+			case d.cfg.noXDev:
 				return -1, fmt.Errorf("%w (or crosses a mount point)", ErrEscape)
+			case d.cfg.mode == modeInRoot:
+				// Nothing can leave an InRoot lookup: ".." at the top
+				// stays there and absolute targets start there. The
+				// kernel says EXDEV when a directory the lookup went
+				// through was moved out of the root meanwhile, so that
+				// ".." from it cannot be judged: a race, as EAGAIN is,
+				// retried within the same bound.
+				if tries < maxEAGAIN {
+					continue
+				}
+				return -1, errInRootRace
 			}
 			return -1, ErrEscape
 		}
