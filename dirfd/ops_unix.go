@@ -111,6 +111,13 @@ func (d *Dir) Chmod(name string, mode fs.FileMode) error {
 
 // Chown changes the owner of the object name refers to, following a final
 // symlink inside the tree.
+//
+// Containment (G1) is about lookups, and a hard link is not one: a file
+// with a name inside the tree may have another outside it (a user can link
+// a file she can read and write, or any file where fs.protected_hardlinks
+// is 0), and changing it through the inside name changes it everywhere.
+// Before handing out ownership or modes, pin the object with OpenHandle
+// and check that its link count (st_nlink) is 1.
 func (d *Dir) Chown(name string, uid, gid int) error {
 	return pathErr("chownat", name, d.chown(name, true, uid, gid))
 }
