@@ -3,20 +3,14 @@ package dirfd_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/reexec"
 )
-
-// noXDevChildEnv marks the child of TestNoXDevRefusesBindMountOfSameFilesystem,
-// which runs in a mount namespace of its own so that nothing it mounts can
-// outlive it.
-const noXDevChildEnv = "RACEFREE_DIRFD_NOXDEV_CHILD"
 
 // TestNoXDevRefusesBindMountOfSameFilesystem: a directory bind-mounted from
 // the same filesystem (a host volume in a container's rootfs) has the
@@ -27,15 +21,7 @@ func TestNoXDevRefusesBindMountOfSameFilesystem(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skipf("not root (euid %d): cannot bind-mount; run the tests as root to cover NoXDev", os.Geteuid())
 	}
-	if os.Getenv(noXDevChildEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.count=1", "-test.v", "-test.run=^TestNoXDevRefusesBindMountOfSameFilesystem$")
-		cmd.Env = append(os.Environ(), noXDevChildEnv+"=1", noReexecEnv+"=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes / private in it
-		out, err := cmd.CombinedOutput()
-		t.Logf("child in a private mount namespace (%s):\n%s", profileName(profile()), out)
-		if err != nil {
-			t.Fatalf("child: %v", err)
-		}
+	if !reexec.InMountNamespace(t) {
 		return
 	}
 	parent := t.TempDir()
