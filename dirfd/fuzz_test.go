@@ -148,7 +148,12 @@ func fzCheckResolve(t *testing.T, spec, name string) {
 				t.Errorf("%s %s(%q): got object %s, model says %s\ntree:\n%s", md.name, op, name, inside[got], want.rel, m)
 			}
 			// The kernel itself, on the same tree: whichever resolver
-			// this profile uses must give its answer.
+			// this profile uses must give its answer. Names refused
+			// before any lookup (empty, or with a NUL byte) cannot be
+			// given to it.
+			if name == "" || strings.IndexByte(name, 0) >= 0 {
+				return
+			}
 			kino, ok, kerr := kernelLookup(t, root, name, kernelFlags[op], md.inRoot, md.noSymlinks)
 			if !ok {
 				return
