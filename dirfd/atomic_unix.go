@@ -82,6 +82,7 @@ type AtomicFile struct {
 	name   string // as given to CreateAtomic, for errors
 	dir    int    // the directory that will hold last: rename target, fsync'ed
 	last   string
+	stages *stageCache // the Dir's, which keeps stage
 	stage  *staging.Dir
 	staged string // the file's name in the stage; "" while an O_TMPFILE is unnamed
 	// syncfs: dir could not be opened for reading (a write-only directory),
@@ -104,10 +105,6 @@ const (
 	atomicCommitted
 	atomicDiscarded
 )
-
-// stagedName is the name the file has inside its private stage, where no
-// one else can create or replace an entry, so a fixed name is safe.
-const stagedName = "file"
 
 // errCommitted is returned by a second Commit.
 var errCommitted = fmt.Errorf("already committed: %w", fs.ErrClosed)
@@ -139,7 +136,7 @@ func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 	var f *AtomicFile
 	err := d.do(name, func() error {
 		return d.replaceTarget(name, func(parent int, last string, old *unix.Stat_t) (err error) {
-			f, err = newAtomicFile(parent, last, old, fileinfo.Perm(perm), name, d.join(name))
+			f, err = newAtomicFile(d.stages, parent, last, old, fileinfo.Perm(perm), name, d.join(name))
 			return err
 		})
 	})
@@ -201,10 +198,10 @@ func (d *Dir) replaceTarget(name string, f func(parent int, last string, old *un
 	return unix.ELOOP
 }
 
-// newAtomicFile creates the stage in parent and the file in it. It owns
-// nothing of the caller's: parent is only borrowed.
-func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
-	f := &AtomicFile{name: name, last: last}
+// newAtomicFile creates the file in the stage that stages keeps for
+// parent. It owns nothing of the caller's: parent is only borrowed.
+func newAtomicFile(stages *stageCache, parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
+	f := &AtomicFile{name: name, last: last, stages: stages}
 	// The rename goes into parent, which the caller closes when we return,
 	// and fsync needs a descriptor open for reading (parent may be O_PATH).
 	f.dir, err = openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
@@ -229,8 +226,9 @@ func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name,
 		dev = uint64(old.Dev)
 		// Created with the old file's permissions, so that Commit seldom
 		// has to change them: nobody else can reach the file in the stage
-		// whatever its mode.
-		f.old, perm = old, uint32(old.Mode)&0o7777
+		// whatever its mode. Not its set-ID bits (S7): they vouched for
+		// the old content, and new content gets them only from Chmod.
+		f.old, perm = old, keptPerm(old)
 	} else {
 		var st unix.Stat_t
 		if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
@@ -238,30 +236,42 @@ func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name,
 		}
 		dev = uint64(st.Dev)
 	}
-	if f.stage, err = staging.Create(f.dir); err != nil {
-		return nil, err
-	}
-	fd, staged, err := createStaged(f.stage, dev, perm)
+	var fd int
+	f.stage, err = stages.Hold(f.dir, staging.Stage, func(stage *staging.Dir) (err error) {
+		fd, f.staged, err = createStaged(stage, dev, perm)
+		return err
+	})
 	if err != nil {
-		f.stage.Remove()
 		return nil, err
 	}
-	f.staged = staged
 	f.File = os.NewFile(uintptr(fd), fileName)
 	// A safety net for an AtomicFile dropped without Close: the file closes
-	// itself, the two directory descriptors are closed here. The staging
-	// directory stays behind for RemoveStale.
-	f.cleanup = runtime.AddCleanup(f, func(fds [2]int) {
-		closeFd(fds[0])
-		closeFd(fds[1])
-	}, [2]int{f.dir, f.stage.Fd})
+	// itself, the directory descriptor is closed here and the stage let
+	// go of. Whatever was staged stays behind for RemoveStale.
+	type owned struct {
+		dir    int
+		stages *stageCache
+		stage  *staging.Dir
+	}
+	f.cleanup = runtime.AddCleanup(f, func(o owned) {
+		closeFd(o.dir)
+		o.stages.Drop(o.stage)
+	}, owned{f.dir, stages, f.stage})
 	return f, nil
 }
 
-// createNamed creates the file under stagedName in the stage.
+// keptPerm is the mode a replacement of old is created with and published
+// with, unless AtomicFile.Chmod says otherwise: old's permission and sticky
+// bits, without set-user-ID and set-group-ID (S7).
+func keptPerm(old *unix.Stat_t) uint32 {
+	return uint32(old.Mode) & 0o7777 &^ (unix.S_ISUID | unix.S_ISGID)
+}
+
+// createNamed creates the file under a fresh name in the stage.
 func createNamed(stage *staging.Dir, perm uint32) (int, string, error) {
-	fd, err := openat(stage.Fd, stagedName, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, perm)
-	return fd, stagedName, err
+	name := stage.NewName("file")
+	fd, err := openat(stage.Fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, perm)
+	return fd, name, err
 }
 
 // Commit publishes the file under its name, durably, in this order: the
@@ -330,10 +340,10 @@ func (f *AtomicFile) publish(durable bool) error {
 }
 
 // restoreOwnerAndMode gives the new file the old one's owner, group and
-// mode (usually nothing changes: the file was created with the old
-// permissions, and by the old owner more often than not).
+// mode less its set-ID bits (usually nothing changes: the file was created
+// with those permissions, and by the old owner more often than not).
 func (f *AtomicFile) restoreOwnerAndMode() error {
-	mode := fileinfo.Mode(uint32(f.old.Mode))
+	mode := fileinfo.Mode(uint32(f.old.Mode)&unix.S_IFMT | keptPerm(f.old))
 	if f.modeSet {
 		mode = f.mode
 	}
@@ -423,11 +433,10 @@ func (f *AtomicFile) linkIntoStage() error {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	var linkErr error
-	if err := rc.Control(func(fd uintptr) { linkErr = linkat.LinkFd(int(fd), f.stage.Fd, stagedName) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { linkErr = f.linkFd(int(fd)) }); err != nil {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	if linkErr == nil {
-		f.staged = stagedName
 		return nil
 	}
 	if errors.Is(linkErr, unix.EXDEV) || capability.Unsupported(linkErr) {
@@ -450,6 +459,30 @@ func (f *AtomicFile) linkIntoStage() error {
 		return &fs.PathError{Op: "copy", Path: f.name, Err: fmt.Errorf("%w (after linkat: %v)", err, linkErr)}
 	}
 	return nil
+}
+
+// linkFd names the unnamed file fd in the stage. The stage held nothing
+// while the file was unnamed, so another user who may write its parent
+// (without the sticky bit) may have removed it meanwhile, as anyone may
+// remove an empty directory there: the link then fails with ENOENT, and
+// is made in a new stage instead.
+func (f *AtomicFile) linkFd(fd int) error {
+	name := f.stage.NewName("file")
+	err := linkat.LinkFd(fd, f.stage.Fd, name)
+	if errors.Is(err, unix.ENOENT) && f.stage.Gone() {
+		stage, aerr := f.stages.Acquire(f.dir, staging.Stage)
+		if aerr != nil {
+			return err
+		}
+		f.stages.Drop(f.stage)
+		f.stage = stage
+		name = f.stage.NewName("file")
+		err = linkat.LinkFd(fd, f.stage.Fd, name)
+	}
+	if err == nil {
+		f.staged = name
+	}
+	return err
 }
 
 // copyIntoStage replaces the unnamed file by a named copy in the stage,
@@ -498,19 +531,19 @@ func (f *AtomicFile) Close() error {
 	return f.release()
 }
 
-// release closes the file and the directory descriptors and removes the
-// stage with whatever is still in it.
+// release closes the file and the directory descriptor, removes the
+// staged file if it is still in the stage (by the name we gave it: S2),
+// and lets go of the stage, which the Dir keeps for later (or removes,
+// when it was made for this file alone).
 func (f *AtomicFile) release() error {
 	f.cleanup.Stop()
 	err := f.File.Close()
 	if f.staged != "" {
-		// Unlinked by the name we gave it, so that staging.Remove finds
-		// the stage empty and need not list it.
 		if uerr := unlinkat.Unlink(f.stage.Fd, f.staged); err == nil {
 			err = uerr
 		}
 	}
-	if rerr := f.stage.Remove(); err == nil {
+	if rerr := f.stages.Release(f.stage); err == nil {
 		err = rerr
 	}
 	closeFd(f.dir)

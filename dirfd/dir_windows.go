@@ -109,3 +109,8 @@ func (d *Dir) Rename(oldname, newname string) error { return unsupported("rename
 
 // Capabilities reports nothing available on Windows.
 func (d *Dir) Capabilities() capability.Report { return capability.Probe() }
+
+// stageCache is empty: no Dir exists on Windows.
+type stageCache struct{}
+
+func (*stageCache) Close() error { return nil }
