@@ -80,14 +80,17 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 type AtomicFile struct {
 	*os.File
 	name   string // as given to CreateAtomic, for errors
-	dir    int    // the directory that will hold last: rename target, fsync'ed
 	last   string
 	stages *stageCache // the Dir's, which keeps stage
+	// stage is the private stage in the directory that will hold last,
+	// and stage.Parent that directory, open for reading: the rename
+	// target, fsync'ed after the rename.
 	stage  *staging.Dir
 	staged string // the file's name in the stage; "" while an O_TMPFILE is unnamed
-	// syncfs: dir could not be opened for reading (a write-only directory),
-	// so its entry is made durable by syncing the whole filesystem.
-	syncfs bool
+	// syncfs, where the directory could not be opened for reading (a
+	// write-only directory), is a descriptor of it to rename into, and its
+	// entry is made durable by syncing the whole filesystem; else -1.
+	syncfs int
 	// old is the lstat of the file being replaced, whose owner and mode
 	// the new one gets; nil for a new name.
 	old *unix.Stat_t
@@ -201,63 +204,75 @@ func (d *Dir) replaceTarget(name string, f func(parent int, last string, old *un
 // newAtomicFile creates the file in the stage that stages keeps for
 // parent. It owns nothing of the caller's: parent is only borrowed.
 func newAtomicFile(stages *stageCache, parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
-	f := &AtomicFile{name: name, last: last, stages: stages}
-	// The rename goes into parent, which the caller closes when we return,
-	// and fsync needs a descriptor open for reading (parent may be O_PATH).
-	f.dir, err = openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err == unix.EACCES && haveSyncfs {
-		// A directory we may write and search but not read (mode 0311
-		// drop boxes): keep a duplicate for the rename and sync the whole
-		// filesystem instead of the directory.
-		f.syncfs = true
-		f.dir, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			closeFd(f.dir)
-		}
-	}()
-	// The filesystem, for what has been learned about O_TMPFILE on it.
-	var dev uint64
+	f := &AtomicFile{name: name, last: last, stages: stages, syncfs: -1}
 	if old != nil {
-		dev = uint64(old.Dev)
 		// Created with the old file's permissions, so that Commit seldom
 		// has to change them: nobody else can reach the file in the stage
 		// whatever its mode. Not its set-ID bits (S7): they vouched for
 		// the old content, and new content gets them only from Chmod.
 		f.old, perm = old, keptPerm(old)
-	} else {
-		var st unix.Stat_t
-		if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
-			return nil, err
-		}
-		dev = uint64(st.Dev)
 	}
 	var fd int
-	f.stage, err = stages.Hold(f.dir, staging.Stage, func(stage *staging.Dir) (err error) {
-		fd, f.staged, err = createStaged(stage, dev, perm)
+	f.stage, err = stages.Hold(parent, staging.Stage, func(stage *staging.Dir) (err error) {
+		if !stage.ParentReadable && !haveSyncfs {
+			// Nothing could make the rename durable: fail before
+			// anything is created.
+			return unix.EACCES
+		}
+		fd, f.staged, err = createStaged(stage, stage.Dev(), perm)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if !f.stage.ParentReadable {
+		// A directory we may write and search but not read (mode 0311
+		// drop boxes): sync the whole filesystem instead of the
+		// directory, through a descriptor of the file's own.
+		if f.syncfs, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			closeFd(fd)
+			f.discardStaged()
+			return nil, err
+		}
+	}
 	f.File = os.NewFile(uintptr(fd), fileName)
 	// A safety net for an AtomicFile dropped without Close: the file closes
-	// itself, the directory descriptor is closed here and the stage let
-	// go of. Whatever was staged stays behind for RemoveStale.
+	// itself, the stage is let go of here. Whatever was staged stays
+	// behind for RemoveStale.
 	type owned struct {
-		dir    int
+		syncfs int
 		stages *stageCache
 		stage  *staging.Dir
 	}
 	f.cleanup = runtime.AddCleanup(f, func(o owned) {
-		closeFd(o.dir)
+		if o.syncfs >= 0 {
+			closeFd(o.syncfs)
+		}
 		o.stages.Drop(o.stage)
-	}, owned{f.dir, stages, f.stage})
+	}, owned{f.syncfs, stages, f.stage})
 	return f, nil
+}
+
+// discardStaged removes the staged file if it is still in the stage (by
+// the name we gave it: S2), and lets go of the stage, which the Dir keeps
+// for later (or removes, when it was made for this file alone).
+func (f *AtomicFile) discardStaged() error {
+	var err error
+	if f.staged != "" {
+		err = unlinkat.Unlink(f.stage.Fd, f.staged)
+	}
+	if rerr := f.stages.Release(f.stage); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// dir is the directory that will hold the file: the rename's target.
+func (f *AtomicFile) dir() int {
+	if f.syncfs >= 0 {
+		return f.syncfs
+	}
+	return f.stage.Parent
 }
 
 // keptPerm is the mode a replacement of old is created with and published
@@ -326,7 +341,7 @@ func (f *AtomicFile) publish(durable bool) error {
 			return err
 		}
 	}
-	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir, f.last) }); err != nil {
+	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir(), f.last) }); err != nil {
 		return &fs.PathError{Op: "renameat", Path: f.name, Err: err}
 	}
 	f.staged = ""
@@ -406,10 +421,10 @@ func (f *AtomicFile) Chmod(mode fs.FileMode) error {
 
 // syncDir makes the rename durable.
 func (f *AtomicFile) syncDir() error {
-	if f.syncfs {
+	if f.syncfs >= 0 {
 		return f.syncFilesystem()
 	}
-	return eintr.Retry(func() error { return fullFsync(f.dir) })
+	return eintr.Retry(func() error { return fullFsync(f.stage.Parent) })
 }
 
 // linkIntoStage names the unnamed file in the stage.
@@ -470,7 +485,7 @@ func (f *AtomicFile) linkFd(fd int) error {
 	name := f.stage.NewName("file")
 	err := linkat.LinkFd(fd, f.stage.Fd, name)
 	if errors.Is(err, unix.ENOENT) && f.stage.Gone() {
-		stage, aerr := f.stages.Acquire(f.dir, staging.Stage)
+		stage, aerr := f.stages.Acquire(f.dir(), staging.Stage)
 		if aerr != nil {
 			return err
 		}
@@ -531,22 +546,17 @@ func (f *AtomicFile) Close() error {
 	return f.release()
 }
 
-// release closes the file and the directory descriptor, removes the
-// staged file if it is still in the stage (by the name we gave it: S2),
-// and lets go of the stage, which the Dir keeps for later (or removes,
-// when it was made for this file alone).
+// release closes the file, discards what is still staged and closes the
+// descriptor kept for syncfs.
 func (f *AtomicFile) release() error {
 	f.cleanup.Stop()
 	err := f.File.Close()
-	if f.staged != "" {
-		if uerr := unlinkat.Unlink(f.stage.Fd, f.staged); err == nil {
-			err = uerr
-		}
+	if derr := f.discardStaged(); err == nil {
+		err = derr
 	}
-	if rerr := f.stages.Release(f.stage); err == nil {
-		err = rerr
+	if f.syncfs >= 0 {
+		closeFd(f.syncfs)
 	}
-	closeFd(f.dir)
 	if err != nil && f.state == atomicDiscarded {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}

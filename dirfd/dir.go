@@ -135,6 +135,7 @@ func (d *Dir) Close() error {
 
 func newDir(name string, fd int, dev uint64, cfg config) *Dir {
 	d := &Dir{name: name, ref: &fdRef{fd: fd}, cfg: cfg, dev: dev, stages: new(stageCache)}
+	d.stages.SetHome(fd)
 	d.sys = newSysState(cfg)
 	// A safety net only: a Dir that is dropped without Close must not leak
 	// its descriptor or its stages. Close stops it, so a reused descriptor

@@ -114,3 +114,5 @@ func (d *Dir) Capabilities() capability.Report { return capability.Probe() }
 type stageCache struct{}
 
 func (*stageCache) Close() error { return nil }
+
+func (*stageCache) SetHome(int) {}

@@ -34,6 +34,21 @@ type Cache struct {
 	entries []*cached
 	clock   uint64
 	closed  bool
+	// home is a descriptor that stays open as long as the Cache is used
+	// (a Dir's own), whose key is read once rather than at every Acquire.
+	home     int
+	homeSet  bool
+	homeKey  parentKey
+	homeRead bool
+}
+
+// SetHome names a directory descriptor that the caller keeps open, and
+// unchanged, for as long as it uses the Cache (before Close): an Acquire
+// for it skips the statx that identifies any other parent.
+func (c *Cache) SetHome(fd int) {
+	c.mu.Lock()
+	c.home, c.homeSet, c.homeRead = fd, true, false
+	c.mu.Unlock()
 }
 
 type cached struct {
@@ -58,7 +73,7 @@ func (c *Cache) Acquire(parent int, kind Kind) (*Dir, error) {
 	if c == nil {
 		return Create(parent, kind)
 	}
-	key, err := keyOf(parent)
+	key, err := c.key(parent)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +117,25 @@ func (c *Cache) Acquire(parent int, kind Kind) (*Dir, error) {
 	s.entry = e
 	c.entries = append(c.entries, e)
 	return s, nil
+}
+
+// key identifies parent; the home descriptor's key is read once.
+func (c *Cache) key(parent int) (parentKey, error) {
+	c.mu.Lock()
+	home := c.homeSet && parent == c.home
+	if home && c.homeRead {
+		k := c.homeKey
+		c.mu.Unlock()
+		return k, nil
+	}
+	c.mu.Unlock()
+	k, err := keyOf(parent)
+	if err == nil && home {
+		c.mu.Lock()
+		c.homeKey, c.homeRead = k, true
+		c.mu.Unlock()
+	}
+	return k, err
 }
 
 // evictLocked drops the least recently used directory nobody is using,

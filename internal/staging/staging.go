@@ -157,14 +157,19 @@ const (
 // parent it was created in (where it stays: only root or we could move it
 // to another parent, see Cache).
 type Dir struct {
-	Name   string
-	Fd     int
-	Kind   Kind
-	parent int // a duplicate of the parent's descriptor, for Remove
-	st     unix.Stat_t
-	nonce  string
-	seq    atomic.Uint64
-	entry  *cached // the Cache's record of s; nil when s is not kept
+	Name string
+	Fd   int
+	Kind Kind
+	// Parent is a descriptor of the directory it was made in, its own:
+	// open for reading where the parent allows it (ParentReadable), so
+	// that an operation publishing into the parent can fsync it without
+	// opening it again, else a duplicate of the descriptor Create got.
+	Parent         int
+	ParentReadable bool
+	st             unix.Stat_t
+	nonce          string
+	seq            atomic.Uint64
+	entry          *cached // the Cache's record of s; nil when s is not kept
 }
 
 // errNotOurs is what Create says when every name it made was exchanged for
@@ -197,7 +202,7 @@ func Create(parent int, kind Kind) (*Dir, error) {
 			lastErr = fmt.Errorf("%s: %w (%v)", name, errNotOurs, err)
 			continue
 		}
-		s := &Dir{Name: name, Fd: fd, Kind: kind, parent: -1}
+		s := &Dir{Name: name, Fd: fd, Kind: kind, Parent: -1}
 		if err := s.verify(t0); err != nil {
 			unix.Close(fd)
 			lastErr = err
@@ -206,7 +211,15 @@ func Create(parent int, kind Kind) (*Dir, error) {
 			}
 			return nil, err
 		}
-		s.parent, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0)
+		s.Parent, err = eintr.Retry1(func() (int, error) {
+			return unix.Openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		s.ParentReadable = err == nil
+		if err == unix.EACCES {
+			// A directory we may write and search but not read (a mode
+			// 0311 drop box).
+			s.Parent, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0)
+		}
 		if err != nil {
 			// The directory is ours, verified and empty: rmdir is safe
 			// here even if the name has been swapped since (it removes
@@ -284,6 +297,9 @@ func isEmpty(fd int) (bool, error) {
 	}
 }
 
+// Dev is the device number of the directory's filesystem.
+func (s *Dir) Dev() uint64 { return uint64(s.st.Dev) }
+
 // NewName returns a name for a new entry of this directory: what (a word
 // OwnName knows for the kind) and a number unique to this Dir value. Two
 // Dir values never share names, even for one directory (two Dirs of ours
@@ -319,14 +335,14 @@ func (s *Dir) Gone() bool {
 func (s *Dir) Remove() error {
 	defer s.close()
 	var now unix.Stat_t
-	err := eintr.Retry(func() error { return unix.Fstatat(s.parent, s.Name, &now, unix.AT_SYMLINK_NOFOLLOW) })
+	err := eintr.Retry(func() error { return unix.Fstatat(s.Parent, s.Name, &now, unix.AT_SYMLINK_NOFOLLOW) })
 	if err != nil {
 		return err
 	}
 	if now.Dev != s.st.Dev || now.Ino != s.st.Ino {
 		return fmt.Errorf("%s: the name refers to another object now; ours is left where it was moved", s.Name)
 	}
-	return eintr.Retry(func() error { return unix.Unlinkat(s.parent, s.Name, unix.AT_REMOVEDIR) })
+	return eintr.Retry(func() error { return unix.Unlinkat(s.Parent, s.Name, unix.AT_REMOVEDIR) })
 }
 
 // Close closes the directory and leaves it in place (a leftover holding
@@ -336,7 +352,7 @@ func (s *Dir) Close() { s.close() }
 func (s *Dir) close() {
 	live.remove(s)
 	unix.Close(s.Fd)
-	unix.Close(s.parent)
+	unix.Close(s.Parent)
 }
 
 // Live reports whether the directory with this device and inode is one
