@@ -87,6 +87,11 @@ func (d *Dir) Mkdir(name string, perm fs.FileMode) error { return unsupported("m
 // MkdirAll is not supported on Windows.
 func (d *Dir) MkdirAll(name string, perm fs.FileMode) error { return unsupported("mkdir", name) }
 
+// MkdirAllDir is not supported on Windows.
+func (d *Dir) MkdirAllDir(name string, perm fs.FileMode) (*Dir, error) {
+	return nil, unsupported("mkdir", name)
+}
+
 // Remove is not supported on Windows.
 func (d *Dir) Remove(name string) error { return unsupported("remove", name) }
 
