@@ -36,8 +36,8 @@ func checkCapabilities(s *scene) {
 	if !slices.Equal(names, capability.All()) {
 		s.t.Errorf("Features lists %v, want %v", names, capability.All())
 	}
-	if !slices.Equal(report.Features(), capability.ForDevice(s.id(".").dev).Features()) {
-		s.t.Errorf("Capabilities differs from capability.ForDevice of the Dir's filesystem")
+	if !slices.Equal(report.Features(), capability.ForDir(int(s.d.Fd())).Features()) {
+		s.t.Errorf("Capabilities differs from capability.ForDir of the Dir's filesystem")
 	}
 
 	// What the probe finds must be what the kernel does when asked
