@@ -165,4 +165,77 @@ var mutants = []mutant{
 		Repl: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW",
 		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^leak$", Env: here,
 	},
+
+	// G6: the capability probe, per family of features, in both
+	// directions (a feature hidden, a feature claimed).
+	{
+		Name: "probe: openat2 reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("openat2 with RESOLVE_BENEATH/IN_ROOT/NO_SYMLINKS/NO_XDEV/NO_MAGICLINKS")`,
+		Repl: `return missing("openat2 hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: o_path reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("O_PATH descriptors")`,
+		Repl: `return missing("O_PATH hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: o_tmpfile reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("kernel has O_TMPFILE; each filesystem is confirmed on first use")`,
+		Repl: `return missing("O_TMPFILE hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: link_empty_path reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("linkat(AT_EMPTY_PATH) for this process's credentials")`,
+		Repl: `return missing("AT_EMPTY_PATH hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: link_proc_fd reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("through filepath-securejoin's hardened procfs")`,
+		Repl: `return missing("procfs hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: rename flags reported missing",
+		File: "capability/probe_linux.go",
+		Orig: "case unix.ENOENT:",
+		Repl: "case unix.ENOTDIR:",
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: close_range_cloexec reported missing",
+		File: "capability/probe_linux.go",
+		Orig: `return have("close_range(CLOSE_RANGE_CLOEXEC)")`,
+		Repl: `return missing("close_range hidden")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: fchmodat2 answer inverted",
+		File: "capability/probe_linux.go",
+		Orig: "if e == unix.EBADF {",
+		Repl: "if e != unix.EBADF {",
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: funlinkat claimed on Linux",
+		File: "capability/probe_linux.go",
+		Orig: `return missing("FreeBSD only")`,
+		Repl: `return have("FreeBSD only")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
+	{
+		Name: "probe: o_nofollow_any claimed on Linux",
+		File: "capability/probe_linux.go",
+		Orig: `return missing("macOS only (Linux uses openat2)")`,
+		Repl: `return have("macOS only (Linux uses openat2)")`,
+		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
+	},
 }
