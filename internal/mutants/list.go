@@ -238,4 +238,5 @@ var mutants = []mutant{
 		Repl: `return have("macOS only (Linux uses openat2)")`,
 		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
 	},
+
 }
