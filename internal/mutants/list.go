@@ -238,5 +238,4 @@ var mutants = []mutant{
 		Repl: `return have("macOS only (Linux uses openat2)")`,
 		Pkg:  "./capability", Run: "^TestReportMatchesTheKernel$",
 	},
-
 }
