@@ -154,30 +154,24 @@ func opSection(w *bytes.Buffer, r *run, op *cases.Op) {
 // returns how many there are and which were missed.
 func targets(w *bytes.Buffer, r *run) (n int, missed []string) {
 	fmt.Fprint(w, "| target | at | measured | met |\n|---|---|---|---|\n")
-	// row writes one target; verdict overrides "yes" when met.
+	// row writes one target; verdict overrides "yes" when met and
+	// "**no**" when not.
 	row := func(target, at, measured string, met bool, verdict string) {
 		n++
 		switch {
-		case !met:
+		case !met && verdict == "":
 			verdict = "**no**"
 			missed = append(missed, target+" ("+at+": "+measured+")")
+		case !met:
+			missed = append(missed, target+" ("+at+": "+measured+", "+strings.Trim(verdict, "*")+")")
 		case verdict == "":
 			verdict = "yes"
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", target, at, measured, verdict)
 	}
-	// faster writes a target that claims a speed-up: the ratio must reach
-	// the bar and the p-value must say the difference is not noise. A
-	// ratio that reaches it by chance is "within noise", and not met: the
-	// data do not support the claim.
 	faster := func(target, at, measured string, reached bool, p float64) {
-		if reached && !(p <= 0.05) {
-			n++
-			missed = append(missed, target+" ("+at+": "+measured+", within noise)")
-			fmt.Fprintf(w, "| %s | %s | %s | **within noise** |\n", target, at, measured)
-			return
-		}
-		row(target, at, measured, reached, "")
+		met, verdict := speedUp(reached, p)
+		row(target, at, measured, met, verdict)
 	}
 	open, mkdir, removeAll := opByName("Open"), opByName("MkdirAll"), opByName("RemoveAll")
 	get := func(op *cases.Op, param, impl string) cases.Case {
@@ -251,6 +245,20 @@ func targets(w *bytes.Buffer, r *run) (n int, missed []string) {
 	fmt.Fprint(w, "it and p is at most 0.05; a ratio that reaches it with a larger p is **within noise**: the run\n")
 	fmt.Fprint(w, "does not support the claim, and it is counted as missed.\n\n")
 	return n, missed
+}
+
+// speedUp judges a target that claims a speed-up: it is met only when the
+// ratio reaches the bar and the p-value says the difference is not noise.
+// A ratio that reaches the bar by chance is "within noise", and not met:
+// the data do not support the claim.
+func speedUp(reached bool, p float64) (met bool, verdict string) {
+	switch {
+	case !reached:
+		return false, ""
+	case !(p <= 0.05): // NaN, when a side has no samples, included
+		return false, "**within noise**"
+	}
+	return true, ""
 }
 
 func upperFirst(s string) string {
