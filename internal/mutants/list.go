@@ -86,6 +86,44 @@ var mutants = []mutant{
 		Pkg:  "./fstests", Run: "^TestHere$/^conformance$/^NoXDev$", Env: here,
 	},
 
+	{
+		Name: "walk: an absolute symlink followed under Beneath",
+		File: "dirfd/walk_unix.go",
+		Orig: `
+			if tabs {
+				if d.cfg.mode == modeBeneath {
+					return 0, ErrEscape
+				}`,
+		Repl: `
+			if tabs {
+				if false {
+					return 0, ErrEscape
+				}`,
+		Pkg: "./dirfd", Run: "^TestEscapeTable$", Env: walk,
+	},
+	{
+		Name: "walk: .. at the top allowed under Beneath",
+		File: "dirfd/walk_unix.go",
+		Orig: `
+			if i == 0 {
+				if d.cfg.mode == modeBeneath {
+					return -1, ErrEscape
+				}`,
+		Repl: `
+			if i == 0 {
+				if false {
+					return -1, ErrEscape
+				}`,
+		Pkg: "./dirfd", Run: "^TestEscapeTable$", Env: walk,
+	},
+	{
+		Name: "walk: NoXDev not checked on the final object",
+		File: "dirfd/walk_unix.go",
+		Orig: "if d.cfg.noXDev && uint64(st.Dev) != d.dev {",
+		Repl: "if false && uint64(st.Dev) != d.dev {",
+		Pkg:  "./fstests", Run: "^TestHere$/^conformance$/^NoXDev$", Env: append(append([]string{}, walk...), here...),
+	},
+
 	// G1: recursive removal.
 	{
 		Name: "RemoveAll: directories entered without O_NOFOLLOW",
@@ -93,6 +131,21 @@ var mutants = []mutant{
 		Orig: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
 		Repl: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC",
 		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^cleaner$", Env: here,
+	},
+
+	{
+		Name: "RemoveAll: climbs back through .. without checking where it led",
+		File: "unlinkat/removeall_unix.go",
+		Orig: "if err == nil && id != parent.id {",
+		Repl: "if err == nil && id != id {",
+		Pkg:  "./unlinkat", Run: "^TestRemoveAllStopsWhenADirectoryWasMoved$",
+	},
+	{
+		Name: "RemoveAll: crosses mount points",
+		File: "unlinkat/removeall_unix.go",
+		Orig: "if err == nil && (id.dev != r.top.dev || id.mnt != r.top.mnt) {",
+		Repl: "if err == nil && false {",
+		Pkg:  "./unlinkat", Run: "^TestRemoveAllLeavesMountsAlone$", Root: true,
 	},
 
 	// opath: Reopen goes through the descriptor, never the name.

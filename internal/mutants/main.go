@@ -54,6 +54,9 @@ type mutant struct {
 	// Env are extra "KEY=value" entries for go test, typically the
 	// RACEFREE_DISABLE profile that takes the mutated line.
 	Env []string
+	// Root: the killing tests need root (they mount) and skip otherwise,
+	// so the mutant is not run, and said so, without it.
+	Root bool
 }
 
 // outcome is what running one mutant gave.
@@ -79,6 +82,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutants:", err)
 		os.Exit(2)
+	}
+	if os.Geteuid() != 0 {
+		var kept []mutant
+		for _, m := range selected {
+			if m.Root {
+				fmt.Printf("not root: skipping %q, whose tests need root\n", m.Name)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		selected = kept
 	}
 	if *list {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
