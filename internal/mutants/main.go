@@ -237,7 +237,7 @@ func runAll(root string, ms []mutant, jobs int, timeout time.Duration) []outcome
 					outcomes[i] = outcome{m: ms[i], result: "ERROR", detail: "scratch copy: " + err.Error()}
 					continue
 				}
-				outcomes[i] = runOne(root, scratch, ms[i], timeout)
+				outcomes[i] = runOne(scratch, ms[i], timeout)
 			}
 		})
 	}
@@ -250,13 +250,15 @@ func runAll(root string, ms []mutant, jobs int, timeout time.Duration) []outcome
 }
 
 // runOne applies m to the scratch copy, runs its tests and restores the
-// file from the original tree.
-func runOne(root, scratch string, m mutant, timeout time.Duration) outcome {
+// file. The copy, not the tree it was made from, is the original: an edit
+// made there meanwhile must not leak into half of the mutants.
+func runOne(scratch string, m mutant, timeout time.Duration) outcome {
 	o := outcome{m: m}
 	if m.Orig == "" {
 		return runTests(scratch, o, timeout)
 	}
-	orig, err := os.ReadFile(filepath.Join(root, m.File))
+	target := filepath.Join(scratch, m.File)
+	orig, err := os.ReadFile(target)
 	if err != nil {
 		o.result, o.detail = "NOT APPLIED", err.Error()
 		return o
@@ -266,7 +268,6 @@ func runOne(root, scratch string, m mutant, timeout time.Duration) outcome {
 		o.result, o.detail = "NOT APPLIED", fmt.Sprintf("the original text is found %d times in %s, want once", n, m.File)
 		return o
 	}
-	target := filepath.Join(scratch, m.File)
 	if err := os.WriteFile(target, []byte(mutated), 0o644); err != nil {
 		o.result, o.detail = "ERROR", err.Error()
 		return o
