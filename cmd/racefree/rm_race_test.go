@@ -66,6 +66,11 @@ func rmRace(t *testing.T, untilCaught bool, rm func(t *testing.T, dir string)) (
 	if testing.Short() {
 		budget, maxRounds = 500*time.Millisecond, 50
 	}
+	if untilCaught {
+		// The control stops when it is caught, usually in the first
+		// rounds; a loaded machine may need more, at no cost otherwise.
+		budget, maxRounds = 4*budget, 4*maxRounds
+	}
 	for deadline := time.Now().Add(budget); rounds < maxRounds && time.Now().Before(deadline); rounds++ {
 		dir := t.TempDir()
 		for _, p := range []string{"victim/a/b", "victim/c", "sibling"} {
