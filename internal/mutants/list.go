@@ -19,21 +19,27 @@ var mutants = []mutant{
 		File: "dirfd/walk_unix.go",
 		Orig: `
 			} else {
-				parts = slices.Delete(parts, i-1, i+1)
+				parts = slices.Delete(parts, j, i+1)
 				restarts++
-				setDir(root)
-				i = 0
-			}`,
+			}
+			setDir(root)
+			i = 0`,
 		Repl: `
 			} else {
 				fd, err := openat(dirfd, "..", d.sys.dirFlags, 0)
 				if err != nil {
 					return -1, err
 				}
-				parts = slices.Delete(parts, i-1, i+1)
+				parts = slices.Delete(parts, j, i+1)
+				if j >= len(parts) {
+					parts = append(parts, ".")
+				}
 				setDir(fd)
-				i--
-			}`,
+				i = j
+				continue
+			}
+			setDir(root)
+			i = 0`,
 		Pkg: "./dirfd", Run: "^TestDotDotAfterMoveOutStaysInside$", Env: walk,
 	},
 	{
@@ -105,12 +111,12 @@ var mutants = []mutant{
 		Name: "walk: .. at the top allowed under Beneath",
 		File: "dirfd/walk_unix.go",
 		Orig: `
-			if i == 0 {
+			if j < 0 {
 				if d.cfg.mode == modeBeneath {
 					return -1, ErrEscape
 				}`,
 		Repl: `
-			if i == 0 {
+			if j < 0 {
 				if false {
 					return -1, ErrEscape
 				}`,
@@ -119,8 +125,8 @@ var mutants = []mutant{
 	{
 		Name: "walk: NoXDev not checked on the final object",
 		File: "dirfd/walk_unix.go",
-		Orig: "if d.cfg.noXDev && uint64(st.Dev) != d.dev {",
-		Repl: "if false && uint64(st.Dev) != d.dev {",
+		Orig: "if err := d.sameMount(mountid.At(dirfd, part)); err != nil {",
+		Repl: "if err := error(nil); err != nil {",
 		Pkg:  "./fstests", Run: "^TestHere$/^conformance$/^NoXDev$", Env: append(append([]string{}, walk...), here...),
 	},
 
@@ -179,13 +185,16 @@ var mutants = []mutant{
 	{
 		Name: "Install: exchange emulated by two renames (the name is missing between them)",
 		File: "dirfd/install_unix.go",
-		Orig: "err = renameat2.Rename(stage.Fd, stagedTree, in.parent, in.last, renameat2.Exchange)",
-		Repl: `if err = renameat2.Rename(in.parent, in.last, stage.Fd, stagedTree+".old", 0); err == nil {
-			err = renameat2.Rename(stage.Fd, stagedTree, in.parent, in.last, 0)
-			if err == nil {
-				err = renameat2.Rename(stage.Fd, stagedTree+".old", stage.Fd, stagedTree, 0)
+		Orig: "if err := renameat2.Rename(in.stage.Fd, in.tree, dir, name, renameat2.Exchange); err != nil {",
+		Repl: `if err := func() error {
+			if err := renameat2.Rename(dir, name, in.stage.Fd, in.tree+".old", 0); err != nil {
+				return err
 			}
-		}`,
+			if err := renameat2.Rename(in.stage.Fd, in.tree, dir, name, 0); err != nil {
+				return err
+			}
+			return renameat2.Rename(in.stage.Fd, in.tree+".old", in.stage.Fd, in.tree, 0)
+		}(); err != nil {`,
 		Pkg: "./dirfd", Run: "^TestInstallSurvivesSIGKILL$/^direct$",
 	},
 
@@ -217,6 +226,120 @@ var mutants = []mutant{
 		Orig: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
 		Repl: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW",
 		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^leak$", Env: here,
+	},
+
+	{
+		Name: "O_CLOEXEC: a private directory opened without it",
+		File: "internal/staging/staging.go",
+		Orig: "return unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)",
+		Repl: "return unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)",
+		Pkg:  "./internal/staging", Run: "^TestDescriptorsCloseOnExec$",
+	},
+	{
+		Name: "O_CLOEXEC: a private directory's parent opened without it",
+		File: "internal/staging/staging.go",
+		Orig: `return unix.Openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)`,
+		Repl: `return unix.Openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)`,
+		Pkg:  "./internal/staging", Run: "^TestDescriptorsCloseOnExec$",
+	},
+
+	// S1-S8: racefree's own state.
+	{
+		Name: "S1: a private directory that is not empty accepted",
+		File: "internal/staging/staging.go",
+		Orig: "	if !empty {",
+		Repl: "	if false {",
+		Pkg:  "./internal/staging", Run: "^TestVerifyRefuses$",
+	},
+	{
+		Name: "S1: a private directory accepted on no group/other bits rather than mode 0700",
+		File: "internal/staging/staging.go",
+		Orig: "case s.st.Mode&0o7777 != 0o700:",
+		Repl: "case s.st.Mode&0o077 != 0:",
+		Pkg:  "./internal/staging", Run: "^TestVerifyRefuses$",
+	},
+	{
+		Name: "S1: a private directory born before ours accepted",
+		File: "internal/staging/staging.go",
+		Orig: "case !born.IsZero() && born.Before(t0.Add(-bornSlack)):",
+		Repl: "case false:",
+		Pkg:  "./internal/staging", Run: "^TestVerifyRefuses$",
+	},
+	{
+		Name: "S2: a private directory removed by name without its identity",
+		File: "internal/staging/staging.go",
+		Orig: "if now.Dev != s.st.Dev || now.Ino != s.st.Ino {",
+		Repl: "if false {",
+		Pkg:  "./internal/staging", Run: "^TestRemoveByIdentity$",
+	},
+	{
+		Name: "S2/S4: RemoveStale empties a directory holding names racefree never makes",
+		File: "dirfd/stale_unix.go",
+		Orig: "		if !kind.OwnName(e) {",
+		Repl: "		if false {",
+		Pkg:  "./dirfd", Run: "^TestRemoveStale$",
+	},
+	{
+		Name: "S4: RemoveStale removes what a move-aside place holds",
+		File: "dirfd/stale_unix.go",
+		Orig: "_, err = fallback.Keep(noReplaceRename, fd, e, dirfd)",
+		Repl: "err = removeTree(fd, e)",
+		Pkg:  "./dirfd", Run: "^(TestRemoveStale|TestVerifiedSurvivesSIGKILL)$",
+	},
+	{
+		Name: "S5: NAME.versions of another name taken for this one's",
+		File: "dirfd/install_versions_unix.go",
+		Orig: `lst.Nlink != 1 || !bytes.Equal(mark[:n], []byte(in.last+"\n")) {`,
+		Repl: `lst.Nlink != 1 {`,
+		Pkg:  "./dirfd", Run: "^TestInstallLeavesForeignVersionsAlone$",
+	},
+	{
+		Name: "S5: the current version not read again under the lock",
+		File: "dirfd/install_versions_unix.go",
+		Orig: `	if cur, err = in.examine(); err != nil {
+		return err
+	}
+	if cur.kind == kindDir {`,
+		Repl: `	if false {
+		return err
+	}
+	if cur.kind == kindDir {`,
+		Pkg: "./dirfd", Run: "^TestInstallConcurrentVersionedKeepsPublished$",
+	},
+	{
+		Name: "S5: NAME.versions open to everyone's listing and locking",
+		File: "dirfd/install_versions_unix.go",
+		Orig: "err = eintr.Retry(func() error { return unix.Fchmod(fd, 0o711) })",
+		Repl: "err = eintr.Retry(func() error { return unix.Fchmod(fd, 0o755) })",
+		Pkg:  "./dirfd", Run: "^TestInstallLockCannotBeHeldByOthers$",
+	},
+	{
+		Name: "S6: a mark under a reusable mount ID trusted for exchange and no-replace",
+		File: "capability/fs.go",
+		Orig: "return ok && (k.mount.Unique() || !f.weakens())",
+		Repl: "return ok",
+		Pkg:  "./capability", Run: "^TestReusableKeysAreNotTrustedForGuarantees$",
+	},
+	{
+		Name: "S7: set-ID bits ride along on replacement",
+		File: "dirfd/atomic_unix.go",
+		Orig: "return uint32(old.Mode) & 0o7777 &^ (unix.S_ISUID | unix.S_ISGID)",
+		Repl: "return uint32(old.Mode) & 0o7777",
+		Pkg:  "./dirfd", Run: "^(TestReplaceDropsSetID|TestWriteFileKeepsOwner)$",
+	},
+	{
+		Name: "S8: no compare-unlink on a full filesystem, even in a private directory",
+		File: "fallback/route_unix.go",
+		Orig: "return stage && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) && PrivateDir(dirfd)",
+		Repl: "return false",
+		Pkg:  "./dirfd", Run: "^TestRemoveIfSameOnFullFilesystem$",
+	},
+	{
+		Name: "S8: compare-unlink on a full filesystem in a directory others can write",
+		File: "fallback/route_unix.go",
+		Orig: "return int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0",
+		Repl: "return true",
+		Pkg:  "./dirfd", Run: "^TestRemoveIfSameOnFullFilesystem$",
 	},
 
 	// G6: the capability probe, per family of features, in both
