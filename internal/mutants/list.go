@@ -248,7 +248,7 @@ var mutants = []mutant{
 		Name: "S1: a private directory that is not empty accepted",
 		File: "internal/staging/staging.go",
 		Orig: "	if !empty {",
-		Repl: "	if false {",
+		Repl: "	if false && !empty {",
 		Pkg:  "./internal/staging", Run: "^TestVerifyRefuses$",
 	},
 	{
@@ -276,21 +276,21 @@ var mutants = []mutant{
 		Name: "S2/S4: RemoveStale empties a directory holding names racefree never makes",
 		File: "dirfd/stale_unix.go",
 		Orig: "		if !kind.OwnName(e) {",
-		Repl: "		if false {",
+		Repl: "		if false && !kind.OwnName(e) {",
 		Pkg:  "./dirfd", Run: "^TestRemoveStale$",
 	},
 	{
 		Name: "S4: RemoveStale removes what a move-aside place holds",
 		File: "dirfd/stale_unix.go",
 		Orig: "_, err = fallback.Keep(noReplaceRename, fd, e, dirfd)",
-		Repl: "err = removeTree(fd, e)",
+		Repl: "_, err = fallback.ConflictPrefix, removeTree(fd, e)",
 		Pkg:  "./dirfd", Run: "^(TestRemoveStale|TestVerifiedSurvivesSIGKILL)$",
 	},
 	{
 		Name: "S5: NAME.versions of another name taken for this one's",
 		File: "dirfd/install_versions_unix.go",
 		Orig: `lst.Nlink != 1 || !bytes.Equal(mark[:n], []byte(in.last+"\n")) {`,
-		Repl: `lst.Nlink != 1 {`,
+		Repl: `lst.Nlink != 1 || n < 0 && !bytes.Equal(mark[:n], []byte(in.last+"\n")) {`,
 		Pkg:  "./dirfd", Run: "^TestInstallLeavesForeignVersionsAlone$",
 	},
 	{
@@ -331,7 +331,7 @@ var mutants = []mutant{
 		Name: "S8: no compare-unlink on a full filesystem, even in a private directory",
 		File: "fallback/route_unix.go",
 		Orig: "return stage && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) && PrivateDir(dirfd)",
-		Repl: "return false",
+		Repl: "return stage && false",
 		Pkg:  "./dirfd", Run: "^TestRemoveIfSameOnFullFilesystem$",
 	},
 	{
