@@ -485,7 +485,11 @@ func (f *AtomicFile) linkIntoStage() error {
 func (f *AtomicFile) linkFd(fd int) error {
 	name := f.stage.NewName("file")
 	err := linkat.LinkFd(fd, f.stage.Fd, name)
-	if errors.Is(err, unix.ENOENT) && f.stage.Gone() {
+	if err != nil && f.stage.Gone() {
+		// Forgotten first, so that the Acquire makes a new one; dropped
+		// after, because its descriptor of the parent is the one the
+		// Acquire makes the new stage in.
+		f.stages.Forget(f.stage)
 		stage, aerr := f.stages.Acquire(f.dir(), staging.Stage)
 		if aerr != nil {
 			return err

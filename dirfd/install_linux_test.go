@@ -21,6 +21,7 @@ import (
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/fallback"
 	"github.com/racefree/racefree/internal/staging"
 )
 
@@ -149,6 +150,7 @@ func TestInstallSurvivesSIGKILL(t *testing.T) {
 			leftAfter, landed := 0, [3]int{}
 			for k := range layout.kills {
 				phase.Store(phaseIdle)
+				before := versionOf(t, d, "tree")
 				cmd := child(false)
 				stdout, err := cmd.StdoutPipe()
 				if err != nil {
@@ -177,6 +179,9 @@ func TestInstallSurvivesSIGKILL(t *testing.T) {
 				landed[phase.Load()]++
 				if checkAfterKill(t, d, dir, k) {
 					leftAfter++
+				}
+				if layout.name == "direct" {
+					checkKeptPrevious(t, d, dir, k, before, cmd.Process.Pid*1000)
 				}
 			}
 			t.Logf("%d kills: %d between Installs, %d while building, %d while publishing; %d left staging leftovers",
@@ -234,6 +239,66 @@ func checkAfterKill(t *testing.T, d *dirfd.Dir, dir string, k int) bool {
 		t.Fatalf("kill %d: RemoveStale(0) removed %d, %v; the leftovers were %v", k, removed, err, left)
 	}
 	return len(left) > 0
+}
+
+// versionOf is the version of the whole tree at name.
+func versionOf(t *testing.T, d *dirfd.Dir, name string) int {
+	t.Helper()
+	tree, err := d.OpenDir(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	v, err := treeVersion(tree)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+// checkKeptPrevious, after a kill and RemoveStale: the tree the last
+// published Install replaced, which it was asked to keep as "prev", was
+// not lost: it is at prev, or where RemoveStale put it back (a
+// racefree-conflict- name) when the kill came between the exchange and
+// its move to prev. The child installs start, start+1, ... (its pid times
+// 1000), so the last one replaced start-1's predecessor: before, the tree
+// that was there when it started, for its first install.
+func checkKeptPrevious(t *testing.T, d *dirfd.Dir, dir string, k, before, start int) {
+	t.Helper()
+	after := versionOf(t, d, "tree")
+	want := after - 1
+	if after == start {
+		want = before
+	}
+	found := after == before // nothing published: nothing to have kept
+	if tree, err := d.OpenDir("prev"); err == nil {
+		v, _ := treeVersion(tree)
+		tree.Close()
+		found = found || v == want
+	}
+	// A kill before the exchange leaves the new tree in the move-aside
+	// place, and RemoveStale puts that back too: only one is wanted.
+	for _, n := range entryNames(t, dir) {
+		if !strings.HasPrefix(n, fallback.ConflictPrefix) {
+			continue
+		}
+		if !found {
+			if v := versionOf(t, d, n); v == want {
+				found = true
+				os.RemoveAll(filepath.Join(dir, "prev"))
+				if err := os.Rename(filepath.Join(dir, n), filepath.Join(dir, "prev")); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !found {
+		t.Fatalf("kill %d: tree holds version %d, and version %d, the tree it replaced and was asked to keep as prev, is gone", k, after, want)
+	}
 }
 
 // checkVersionsAfterKill: NAME.versions holds only versions, their

@@ -83,7 +83,13 @@ import (
 // If build or a Verify check fails, or Install fails before publishing, the
 // staged tree is removed and name keeps its old tree untouched. After a
 // crash, the half-built or replaced tree is left in the staging directory in
-// name's parent; RemoveStale removes it. In LayoutVersioned, a crash between moving the tree into
+// name's parent; RemoveStale removes it. With KeepPrevious (LayoutDirect)
+// the tree is published from the Dir's move-aside place instead, because
+// the exchange brings the previous tree, which the caller asked to keep,
+// into the place the new one left: a crash before it reaches the
+// KeepPrevious name leaves it there, and RemoveStale puts it back under a
+// visible "racefree-conflict-" name rather than removing it (and so it
+// does with a new tree a crash left there before the exchange). In LayoutVersioned, a crash between moving the tree into
 // NAME.versions and replacing the symlink also leaves a version nothing
 // refers to, which the next Install prunes at once. An error that comes
 // after the new tree was published says so ("tree published, but ...").
@@ -216,6 +222,24 @@ func (in *installer) run(build func(stage *Dir) error) error {
 	}
 	if err := flushTree(in.stage.Fd, in.tree); err != nil {
 		return err
+	}
+	if layout == LayoutDirect && in.keepLast != "" {
+		// The exchange brings the previous tree into the directory the
+		// new one left, and a kill before it reaches the KeepPrevious
+		// name would leave it there: in a move-aside place RemoveStale
+		// puts it back, in a stage it would remove it. The move changes
+		// the tree's parent, which needs write permission on it.
+		m, err := makeMovable(in.treeFd)
+		if err != nil {
+			return err
+		}
+		err = in.moveAside()
+		if rerr := m.restore(); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	res := InstallResult{Layout: layout}
 	if layout == LayoutDirect {
@@ -495,6 +519,9 @@ func (in *installer) exchange(dir int, name string) error {
 	in.inStage = nil
 	kept, kerr := fallback.Keep(noReplaceRename, in.stage.Fd, in.tree, dir)
 	if kerr != nil {
+		if in.stage.Kind != staging.Aside {
+			in.moveAside() // where RemoveStale puts it back, rather than removes it
+		}
 		in.leaveStage = true
 		in.displaced = fmt.Errorf("%s kept changing while it was replaced; an object exchanged out from under it that was not the one examined could not be moved out of %s (%v): %w", name, in.stage.Name, kerr, ErrChanged)
 		return nil
@@ -506,8 +533,8 @@ func (in *installer) exchange(dir int, name string) error {
 // rescue moves what the stage holds under in.tree (the old tree) out to a
 // visible fallback.ConflictPrefix name in the parent, where its owner can
 // find it and RemoveStale never removes it, and returns err saying where.
-// If even that fails, the stage is left as it is (RemoveStale leaves a
-// stage alone while the tree in it may be somebody's, see RemoveStale).
+// If even that fails, it is left where it is, in a move-aside place (see
+// run), from where RemoveStale puts it back under such a name.
 func (in *installer) rescue(err error) error {
 	kept, kerr := fallback.Keep(noReplaceRename, in.stage.Fd, in.tree, in.parent)
 	if kerr != nil {
@@ -516,6 +543,24 @@ func (in *installer) rescue(err error) error {
 	}
 	in.inStage = nil
 	return fmt.Errorf("%w; it is kept as %s", err, kept)
+}
+
+// moveAside moves what the stage holds under in.tree into the Dir's
+// move-aside place in the parent, and makes that the stage Install goes
+// on with: what is left there after a kill is put back by RemoveStale,
+// never removed (S4).
+func (in *installer) moveAside() error {
+	var entry string
+	place, err := in.d.stages.Hold(in.parent, staging.Aside, func(p *staging.Dir) error {
+		entry = p.NewName("object")
+		return eintr.Retry(func() error { return unix.Renameat(in.stage.Fd, in.tree, p.Fd, entry) })
+	})
+	if err != nil {
+		return err
+	}
+	in.d.stages.Release(in.stage)
+	in.stage, in.tree = place, entry
+	return nil
 }
 
 // noReplaceRename is the fallback.RenameFunc with which Install and

@@ -129,7 +129,12 @@ type versionsDir struct {
 func (in *installer) openVersions(create bool) (*versionsDir, error) {
 	name := in.last + VersionsSuffix
 	deadline := time.Now().Add(installLockWait)
-	for {
+	for round := 0; ; round++ {
+		if round == maxVersionsRounds {
+			// Made, or found, and gone again each time: someone who may
+			// write the parent keeps renaming it away.
+			return nil, fmt.Errorf("%s: %w", name, errVersionsChanging)
+		}
 		v, err := in.tryVersions(name)
 		if err == unix.ENOENT && create {
 			if err = in.createVersions(name); err == nil || err == unix.EEXIST {
@@ -157,6 +162,17 @@ func (in *installer) openVersions(create bool) (*versionsDir, error) {
 		// Install holding it removed it): look again.
 	}
 }
+
+// maxVersionsRounds bounds how often openVersions looks again after
+// NAME.versions, or its lock, was replaced between its look and its lock
+// (another Install removing it is the innocent cause, and takes one
+// round); each round may make a NAME.versions that someone then renames
+// away, so the bound also bounds what such an attacker can make us leave
+// behind.
+const maxVersionsRounds = 4
+
+// errVersionsChanging says that NAME.versions did not stay put.
+var errVersionsChanging = fmt.Errorf("NAME.versions keeps being replaced or renamed away while Install takes its lock: %w", ErrChanged)
 
 // errNotOurVersions says that NAME.versions exists but is not racefree's
 // for this name.

@@ -32,10 +32,10 @@ import (
 // least olderThan ago. What is done with one (DESIGN.md S4):
 //
 //   - A stage (".racefree-") or a probe's scratch directory is removed
-//     only when everything in it carries a name racefree gives its own
-//     objects there ("file-", "link-" or "tree-" and two numbers, or the
-//     probe's names): half-written files, staged links, half-built or
-//     replaced trees. An entry with any other name means the directory is
+//     only when everything in it is what racefree makes there, by name
+//     and type: files and links named "file-" or "link-" and two
+//     numbers, directories named "tree-" and two numbers (half-built or
+//     replaced trees, removed whole), the probe's one-letter files. An entry with any other name means the directory is
 //     not racefree's (another user who can write d's directory may have
 //     renamed one of the caller's own private directories to a stage's
 //     name), and it is left exactly as it is.
@@ -120,16 +120,25 @@ func removeStale(dirfd int, name string, kind staging.Kind, dev uint64, olderTha
 	if err != nil {
 		return false, err
 	}
-	for _, e := range entries {
-		if !kind.OwnName(e) {
+	isDir := make([]bool, len(entries))
+	for i, e := range entries {
+		var est unix.Stat_t
+		if err := eintr.Retry(func() error { return unix.Fstatat(fd, e, &est, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+			return false, err
+		}
+		isDir[i] = est.Mode&unix.S_IFMT == unix.S_IFDIR
+		if !kind.OwnEntry(e, isDir[i]) {
 			return false, nil // not a leftover of racefree's: left exactly as it is
 		}
 	}
-	for _, e := range entries {
-		if kind == staging.Aside {
+	for i, e := range entries {
+		switch {
+		case kind == staging.Aside:
 			_, err = fallback.Keep(noReplaceRename, fd, e, dirfd)
-		} else {
-			err = removeTree(fd, e)
+		case isDir[i]:
+			err = removeTree(fd, e) // a half-built or replaced tree of ours
+		default:
+			err = unlinkat.Unlink(fd, e)
 		}
 		if err != nil {
 			return false, err

@@ -254,7 +254,7 @@ var mutants = []mutant{
 	{
 		Name: "S1: a private directory accepted on no group/other bits rather than mode 0700",
 		File: "internal/staging/staging.go",
-		Orig: "case s.st.Mode&0o7777 != 0o700:",
+		Orig: "case s.st.Mode&0o7777&^unix.S_ISGID != 0o700:",
 		Repl: "case s.st.Mode&0o077 != 0:",
 		Pkg:  "./internal/staging", Run: "^TestVerifyRefuses$",
 	},
@@ -275,8 +275,8 @@ var mutants = []mutant{
 	{
 		Name: "S2/S4: RemoveStale empties a directory holding names racefree never makes",
 		File: "dirfd/stale_unix.go",
-		Orig: "		if !kind.OwnName(e) {",
-		Repl: "		if false && !kind.OwnName(e) {",
+		Orig: "		if !kind.OwnEntry(e, isDir[i]) {",
+		Repl: "		if false && !kind.OwnEntry(e, isDir[i]) {",
 		Pkg:  "./dirfd", Run: "^TestRemoveStale$",
 	},
 	{
@@ -285,6 +285,13 @@ var mutants = []mutant{
 		Orig: "_, err = fallback.Keep(noReplaceRename, fd, e, dirfd)",
 		Repl: "_, err = fallback.ConflictPrefix, removeTree(fd, e)",
 		Pkg:  "./dirfd", Run: "^(TestRemoveStale|TestVerifiedSurvivesSIGKILL)$",
+	},
+	{
+		Name: "S4: KeepPrevious published from a stage, whose leftovers RemoveStale removes",
+		File: "dirfd/install_unix.go",
+		Orig: "		err = in.moveAside()\n",
+		Repl: "		err = nil\n",
+		Pkg: "./dirfd", Run: "^TestInstallSurvivesSIGKILL$/^direct$",
 	},
 	{
 		Name: "S5: NAME.versions of another name taken for this one's",

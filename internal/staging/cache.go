@@ -2,12 +2,7 @@
 
 package staging
 
-import (
-	"errors"
-	"sync"
-
-	"golang.org/x/sys/unix"
-)
+import "sync"
 
 // MaxCached bounds how many directories one Cache keeps: a Dir writing
 // into more parents than this pays for a mkdirat and an rmdir now and
@@ -184,15 +179,7 @@ func (c *Cache) Drop(s *Dir) {
 		return
 	}
 	c.mu.Lock()
-	if !e.dropped {
-		e.dropped = true
-		for i, x := range c.entries {
-			if x == e {
-				c.entries = append(c.entries[:i], c.entries[i+1:]...)
-				break
-			}
-		}
-	}
+	c.forgetLocked(e)
 	e.users--
 	last := e.users == 0
 	c.mu.Unlock()
@@ -200,6 +187,30 @@ func (c *Cache) Drop(s *Dir) {
 		// Not Remove: it is gone, or holds something to keep.
 		s.entry = nil
 		s.Close()
+	}
+}
+
+// Forget makes the Cache forget s, so that the next Acquire for its parent
+// makes a new one, without ending this use of s (Drop or Release does).
+func (c *Cache) Forget(s *Dir) {
+	if c == nil || s.entry == nil {
+		return
+	}
+	c.mu.Lock()
+	c.forgetLocked(s.entry)
+	c.mu.Unlock()
+}
+
+func (c *Cache) forgetLocked(e *cached) {
+	if e.dropped {
+		return
+	}
+	e.dropped = true
+	for i, x := range c.entries {
+		if x == e {
+			c.entries = append(c.entries[:i], c.entries[i+1:]...)
+			break
+		}
 	}
 }
 
@@ -216,10 +227,12 @@ func (c *Cache) Do(parent int, kind Kind, f func(s *Dir) error) error {
 // Hold runs f with the directory of kind kept for parent and, if f
 // succeeds, returns the directory still acquired: the caller must Release
 // it (f has put something in it to be dealt with later). If f fails, the
-// directory is released and f's error returned; if f fails with ENOENT
-// because the directory has been removed from under us (see Gone), f runs
-// once more with a new one, so f must fail that way before it has done
-// anything. A failure to make the directory is a *CreateError.
+// directory is released and f's error returned; if f fails because the
+// directory has been removed from under us (see Gone: creating in a
+// removed directory fails with ENOENT, or with EPERM for O_TMPFILE on
+// ext4), the directory is forgotten and f runs once more with a new one,
+// so f must fail that way before it has done anything. A failure to make
+// the directory is a *CreateError.
 func (c *Cache) Hold(parent int, kind Kind, f func(s *Dir) error) (*Dir, error) {
 	for try := 0; ; try++ {
 		s, err := c.Acquire(parent, kind)
@@ -230,7 +243,7 @@ func (c *Cache) Hold(parent int, kind Kind, f func(s *Dir) error) (*Dir, error) 
 		if err == nil {
 			return s, nil
 		}
-		if try == 0 && errors.Is(err, unix.ENOENT) && s.Gone() {
+		if try == 0 && s.Gone() {
 			c.Drop(s)
 			continue
 		}

@@ -35,7 +35,7 @@
 //     directory and deletes what it finds.
 //   - S3, kept: a Cache keeps one directory per parent and kind for
 //     reuse, so the mkdirat and rmdir leave the hot path.
-//   - S4: the kinds have their own prefixes, and OwnName says which names
+//   - S4: the kinds have their own prefixes, and OwnEntry says which names
 //     inside one a clean-up (dirfd.Dir.RemoveStale) may treat as racefree's
 //     own leftovers.
 package staging
@@ -103,14 +103,17 @@ func KindOf(name string) (Kind, bool) {
 // ProbeNames are the names the capability probe creates in its directory.
 var ProbeNames = []string{"a", "b", "c", "d", "t"}
 
-// OwnName reports whether an entry called name in a directory of kind k
-// is one racefree makes there: NewName's form for a stage ("file-",
-// "link-" or "tree-") or an aside ("object-"), ProbeNames for a probe.
-func (k Kind) OwnName(name string) bool {
+// OwnEntry reports whether an entry called name, a directory or not, in
+// a directory of kind k is one racefree makes there: in a stage a file
+// ("file-") or link ("link-", any non-directory) under NewName's form, or
+// a tree ("tree-", a directory); in a move-aside place an object
+// ("object-", anything); in a probe's directory one of ProbeNames, never a
+// directory (the trials make files and whiteouts).
+func (k Kind) OwnEntry(name string, isDir bool) bool {
 	if k == Probe {
 		for _, n := range ProbeNames {
 			if name == n {
-				return true
+				return !isDir
 			}
 		}
 		return false
@@ -121,7 +124,8 @@ func (k Kind) OwnName(name string) bool {
 	}
 	switch {
 	case k == Aside && what == "object":
-	case k == Stage && (what == "file" || what == "link" || what == "tree"):
+	case k == Stage && (what == "file" || what == "link") && !isDir:
+	case k == Stage && what == "tree" && isDir:
 	default:
 		return false
 	}
@@ -258,7 +262,10 @@ func (s *Dir) verify(t0 time.Time) error {
 		return fmt.Errorf("%s is not a directory: %w", s.Name, errNotOurs)
 	case !ownedByUs(s.st.Uid):
 		return fmt.Errorf("%s is owned by uid %d: %w", s.Name, s.st.Uid, errNotOurs)
-	case s.st.Mode&0o7777 != 0o700:
+	case s.st.Mode&0o7777&^unix.S_ISGID != 0o700:
+		// The set-group-ID bit is what a directory made in a setgid
+		// parent inherits; on a mode-0700 directory it gives no one
+		// anything.
 		return fmt.Errorf("%s has mode %o, not 0700: %w", s.Name, s.st.Mode&0o7777, errNotOurs)
 	case !born.IsZero() && born.Before(t0.Add(-bornSlack)):
 		return fmt.Errorf("%s was made at %v, before we made ours: %w", s.Name, born, errNotOurs)
@@ -298,7 +305,7 @@ func isEmpty(fd int) (bool, error) {
 }
 
 // NewName returns a name for a new entry of this directory: what (a word
-// OwnName knows for the kind) and a number unique to this Dir value. Two
+// OwnEntry knows for the kind) and a number unique to this Dir value. Two
 // Dir values never share names, even for one directory (two Dirs of ours
 // in one parent can be exchanged with each other by an attacker before
 // either is opened, and both pass S1 if both are empty), so an entry made
@@ -333,6 +340,9 @@ func (s *Dir) Remove() error {
 	defer s.close()
 	var now unix.Stat_t
 	err := eintr.Retry(func() error { return unix.Fstatat(s.Parent, s.Name, &now, unix.AT_SYMLINK_NOFOLLOW) })
+	if err == unix.ENOENT && s.Gone() {
+		return nil // removed already (anyone who may write a non-sticky parent may)
+	}
 	if err != nil {
 		return err
 	}

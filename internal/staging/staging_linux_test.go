@@ -57,7 +57,7 @@ func TestCreate(t *testing.T) {
 			t.Errorf("%s: %v, %v", s.Name, fi, err)
 		}
 		a, b := s.NewName("file"), s.NewName("file")
-		if a == b || !Stage.OwnName(a) || !strings.HasPrefix(a, "file-") {
+		if a == b || !Stage.OwnEntry(a, false) || !strings.HasPrefix(a, "file-") {
 			t.Errorf("NewName: %q, %q", a, b)
 		}
 		s2, err := Create(p, kind)
@@ -202,31 +202,37 @@ func TestRemoveByIdentity(t *testing.T) {
 	}
 }
 
-// TestOwnName pins which names RemoveStale may take for racefree's own.
-func TestOwnName(t *testing.T) {
+// TestOwnEntry pins which entries RemoveStale may take for racefree's own.
+func TestOwnEntry(t *testing.T) {
 	const nonce = "0123456789abcdef"
 	for _, c := range []struct {
-		kind Kind
-		name string
-		want bool
+		kind  Kind
+		name  string
+		isDir bool
+		want  bool
 	}{
-		{Stage, "file-" + nonce + "-1", true},
-		{Stage, "link-" + nonce + "-42", true},
-		{Stage, "tree-" + nonce + "-7", true},
-		{Stage, "object-" + nonce + "-1", false},
-		{Stage, "file-" + nonce, false},
-		{Stage, "file-" + nonce + "-", false},
-		{Stage, "file-" + nonce + "-x", false},
-		{Stage, "file-0123-1", false},
-		{Stage, "precious", false},
-		{Aside, "object-" + nonce + "-3", true},
-		{Aside, "file-" + nonce + "-3", false},
-		{Probe, "a", true},
-		{Probe, "t", true},
-		{Probe, "e", false},
+		{Stage, "file-" + nonce + "-1", false, true},
+		{Stage, "file-" + nonce + "-1", true, false},
+		{Stage, "link-" + nonce + "-42", false, true},
+		{Stage, "link-" + nonce + "-42", true, false},
+		{Stage, "tree-" + nonce + "-7", true, true},
+		{Stage, "tree-" + nonce + "-7", false, false},
+		{Stage, "object-" + nonce + "-1", false, false},
+		{Stage, "file-" + nonce, false, false},
+		{Stage, "file-" + nonce + "-", false, false},
+		{Stage, "file-" + nonce + "-x", false, false},
+		{Stage, "file-0123-1", false, false},
+		{Stage, "precious", false, false},
+		{Aside, "object-" + nonce + "-3", false, true},
+		{Aside, "object-" + nonce + "-3", true, true},
+		{Aside, "file-" + nonce + "-3", false, false},
+		{Probe, "a", false, true},
+		{Probe, "a", true, false}, // the probe makes no directories
+		{Probe, "t", false, true},
+		{Probe, "e", false, false},
 	} {
-		if got := c.kind.OwnName(c.name); got != c.want {
-			t.Errorf("%v.OwnName(%q) = %v, want %v", c.kind.Prefix(), c.name, got, c.want)
+		if got := c.kind.OwnEntry(c.name, c.isDir); got != c.want {
+			t.Errorf("%v.OwnEntry(%q, dir %v) = %v, want %v", c.kind.Prefix(), c.name, c.isDir, got, c.want)
 		}
 	}
 	for _, c := range []struct {
