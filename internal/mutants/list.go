@@ -291,7 +291,7 @@ var mutants = []mutant{
 		File: "dirfd/install_unix.go",
 		Orig: "		err = in.moveAside()\n",
 		Repl: "		err = nil\n",
-		Pkg: "./dirfd", Run: "^TestInstallSurvivesSIGKILL$/^direct$",
+		Pkg:  "./dirfd", Run: "^TestInstallSurvivesSIGKILL$/^direct$",
 	},
 	{
 		Name: "S5: NAME.versions of another name taken for this one's",
