@@ -35,8 +35,9 @@ import (
 // at name fail with EISDIR. A FIFO, socket or device at name is not
 // replaced (EINVAL). On any error, including ENOSPC and EDQUOT, the old file
 // is left as it was and nothing staged is left behind. A process killed
-// during WriteFile leaves the old or the new file whole and at most an
-// empty or half-filled staging directory, which RemoveStale removes.
+// during WriteFile leaves the old or the new file whole and at most a
+// half-written file in the Dir's staging directory, which RemoveStale
+// removes.
 func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	f, err := d.CreateAtomic(name, perm)
 	if err != nil {
@@ -56,16 +57,16 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // writes.
 //
 // Where the content lives until Commit: in a private staging directory
-// (mode 0700, named ".racefree-" and random hex) that CreateAtomic makes
-// next to the final name and uses only through its descriptor, so no other
-// user can replace, read or link the staged file (G2). On Linux, where the
-// filesystem has O_TMPFILE and this process can give a descriptor a name
-// (capability o_tmpfile, and link_empty_path or link_proc_fd), the file is
-// unnamed until Commit links it into the stage; elsewhere it is created
-// there under a fixed name with O_EXCL. Both routes give the same
-// guarantees; the unnamed file leaves no data behind when the process dies
-// before Commit, only the empty staging directory, which RemoveStale
-// removes. A filesystem that opens unnamed files but cannot link them
+// (mode 0700, named ".racefree-" and random hex) next to the final name,
+// made and verified the first time the Dir writes into that directory,
+// kept until the Dir is closed, and used only through its descriptor, so
+// no other user can replace, read or link the staged file (G2; DESIGN.md
+// S1 to S3). On Linux, where the filesystem has O_TMPFILE and this process
+// can give a descriptor a name (capability o_tmpfile, and link_empty_path
+// or link_proc_fd), the file is unnamed until Commit links it into the
+// stage; elsewhere it is created there under a fresh name with O_EXCL.
+// Both routes give the same guarantees; the unnamed file leaves no data
+// behind when the process dies before Commit. A filesystem that opens unnamed files but cannot link them
 // (some FUSE and network filesystems answer EXDEV or EPERM) is learned by
 // capability.ProbeDir, or at the first Commit there, which then copies the
 // content into a named file in the stage and goes on; later files there
@@ -118,7 +119,7 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 
 // CreateAtomic starts an atomic replacement of name: it resolves name as
 // WriteFile does (following a final symlink inside the tree), and returns
-// a new, empty file in a private staging directory next to it. Nothing is
+// a new, empty file in the private staging directory next to it. Nothing is
 // visible under name until Commit; Close without Commit discards
 // everything. perm (less the umask) is the new file's mode when name does
 // not exist; an existing file's mode is kept.
@@ -130,11 +131,14 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // anything is created.
 //
 // Cost of WriteFile replacing a file in the Dir's own directory, on Linux
-// with O_TMPFILE: 17 system calls (16 on the named route), two of them
-// fsync, the file's and then its directory's: the second is what makes the
-// rename itself durable. On a journalling filesystem the stage's mkdir and
-// rmdir, which wait for the journal, and that second fsync are most of
-// the difference from an atomic write that skips them.
+// with O_TMPFILE, once the stage exists: 11 system calls (fstatat of the
+// old file, openat O_TMPFILE and the fcntl of os.NewFile, write, linkat
+// into the stage, fstat, fsync, renameat, fsync of the directory, close),
+// two of them fsync, the file's
+// and then its directory's: the second is what makes the rename itself
+// durable, and is the difference from an atomic write that skips it. The
+// first write into a directory also makes the stage (mkdirat, openat,
+// fstat, statx, a listing, an openat of the directory).
 func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 	var f *AtomicFile
 	err := d.do(name, func() error {
@@ -535,9 +539,8 @@ func (f *AtomicFile) copyIntoStage() error {
 	return nil
 }
 
-// Close discards the file unless Commit was called: it is closed, the
-// staging directory and everything in it removed, and name is left as it
-// was. After Commit it does nothing and returns nil.
+// Close discards the file unless Commit was called: it is closed, what
+// was staged removed, and name is left as it was. After Commit it does nothing and returns nil.
 func (f *AtomicFile) Close() error {
 	if f.state != atomicOpen {
 		return nil

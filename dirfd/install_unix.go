@@ -27,10 +27,10 @@ import (
 //
 // build fills the new tree through stage, a Dir on the tree's top
 // directory with d's options except that it is always Beneath, so nothing
-// build does through it can reach outside the tree. The tree is built in a
-// private staging directory (mode 0700, named with staging prefix
-// ".racefree-") in name's parent, where no other user can touch it, on the
-// same filesystem as name. Then the top directory gets its mode (see Mode),
+// build does through it can reach outside the tree. The tree is built in
+// the Dir's private staging directory (mode 0700, named with staging
+// prefix ".racefree-") in name's parent, where no other user can touch it,
+// on the same filesystem as name. Then the top directory gets its mode (see Mode),
 // the Verify checks run, the tree is flushed to disk (one syncfs(2) on
 // Linux; elsewhere an fsync(2), F_FULLFSYNC on macOS, of every file and
 // directory) and published in one step:
@@ -82,8 +82,8 @@ import (
 //
 // If build or a Verify check fails, or Install fails before publishing, the
 // staged tree is removed and name keeps its old tree untouched. After a
-// crash, the staging directory is left in name's parent; RemoveStale removes
-// it. In LayoutVersioned, a crash between moving the tree into
+// crash, the half-built or replaced tree is left in the staging directory in
+// name's parent; RemoveStale removes it. In LayoutVersioned, a crash between moving the tree into
 // NAME.versions and replacing the symlink also leaves a version nothing
 // refers to, which the next Install prunes at once. An error that comes
 // after the new tree was published says so ("tree published, but ...").
@@ -93,10 +93,19 @@ import (
 // flush of WriteFile or CreateAtomic would only add time. build and Verify
 // must not close stage; Install closes it when they are done.
 //
+// What Install replaces, and removes, is the directory that is under name
+// when it looks: in a directory other users may write without the sticky
+// bit, one of them can rename any directory of that directory to name
+// beforehand, as they could for RemoveAll(name). Something swapped under
+// name after the look is not removed: the exchange is undone and tried
+// again, and if name keeps changing the object is kept under a visible
+// "racefree-conflict-" name and the error (matching ErrChanged) says so.
+//
 // Cost, beyond build and the removal of the old tree, in LayoutDirect on
-// Linux: about 20 system calls (examine the name, create and check the
-// stage and the tree's directory, two syncfs, the renameat2, remove the
-// stage), and about 35 more to probe the filesystem when name is new.
+// Linux: about 16 system calls (examine the name, create and check the
+// tree's directory, two syncfs, the renameat2 and the identity checks
+// around it), the stage's making the first time the Dir writes into name's
+// parent, and about 35 more to probe the filesystem when name is new.
 func (d *Dir) Install(name string, build func(stage *Dir) error, opts ...InstallOption) error {
 	var c installConfig
 	for _, o := range opts {
