@@ -12,9 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -96,28 +94,6 @@ type testenvChecks struct{}
 
 func (testenvChecks) MustHaveLink(testing.TB)    {}
 func (testenvChecks) MustHaveSymlink(testing.TB) {}
-
-// dirTreeContents is the copied tests' listing of a tree, which they
-// compare after the same operation through Root and through package os,
-// less the private staging directories Dir keeps next to the names it
-// wrote until it is closed (DESIGN S3: mode 0700, named .racefree-*, never
-// anything a caller made): the tests list while the Root is still open.
-func dirTreeContents(t *testing.T, dir string) []string {
-	var kept []string
-	stage := ""
-	for _, ent := range goDirTreeContents(t, dir) {
-		mode, path, _ := strings.Cut(ent, " ")
-		switch {
-		case stage != "" && strings.HasPrefix(path, stage):
-			continue
-		case mode == "drwx------" && strings.HasPrefix(filepath.Base(strings.TrimSuffix(path, "/")), ".racefree-"):
-			stage = path
-			continue
-		}
-		kept = append(kept, ent)
-	}
-	return kept
-}
 
 // newFile, checkUidGid and hasNoatime are os_test.go's and
 // os_unix_test.go's helpers of the same names.

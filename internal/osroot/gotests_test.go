@@ -104,13 +104,11 @@ func TestGoOSRootTests(t *testing.T) {
 }
 
 // edits are the changes adapt makes to the copied files besides the names
-// of package os: its own package, no internal/testenv import, and the
-// directory listing that judges consistency handed to the adapter (see
-// dirTreeContents there). Each must apply where its file has the text.
+// of package os: their own package, and no internal/testenv import. Each
+// must apply where its file has the text.
 var edits = []struct{ file, old, new string }{
 	{"", "package os_test", "package osroot_test"},
 	{"root_test.go", "\t\"internal/testenv\"\n", ""},
-	{"root_test.go", "func dirTreeContents(", "func goDirTreeContents("},
 }
 
 // adapt rewrites one copied file to run against the adapter.
