@@ -43,32 +43,90 @@ func nofollowIf(set bool) int {
 }
 
 // inParent resolves the directory holding name's last component and calls f
-// with it and that component (see splitLast).
+// with it and that component (see splitLast), as the system's entry calls
+// (unlinkat, renameat, linkat, mkdirat, symlinkat) need it: see atEntry for
+// a last component that ends in "/".
 //
 // A name ending in "/" whose last component is a symlink is where Linux
-// and os.Root part: the entry calls (unlinkat, renameat, linkat, mkdirat,
-// symlinkat) refuse it (ENOTDIR, EEXIST) without following it, while
-// os.Root follows it and reports an escape before anything else. Dir keeps
-// the kernel's answer, except that an escape still wins: when f fails for
-// such a name and following it would leave the tree, the error is
-// ErrEscape, so the outcome never depends on how the name was spelt.
+// and os.Root part: Linux's entry calls refuse it (ENOTDIR, EEXIST)
+// without following it, while os.Root follows it and reports an escape
+// before anything else. An escape wins everywhere: when f fails for such a
+// name and following it would leave the tree, the error is ErrEscape, so
+// the outcome never depends on how the name was spelt.
 func (d *Dir) inParent(name string, f func(parent int, last string) error) error {
-	dir, last := splitLast(name)
-	var err error
-	if dir == "" {
-		err = f(d.ref.fd, last)
-	} else {
-		var fd int
-		if fd, err = d.open(dir, d.dirOpenFlags(), 0); err != nil {
-			return err
-		}
-		err = f(fd, last)
-		closeFd(fd)
-	}
-	if err != nil && strings.HasSuffix(last, "/") && d.escapes(name) {
+	err := d.atEntry(name, f)
+	if _, last := splitLast(name); err != nil && strings.HasSuffix(last, "/") && d.escapes(name) {
 		return ErrEscape
 	}
 	return err
+}
+
+// parentOf resolves the directory holding name's last component and calls
+// f with it and that component, as it is.
+func (d *Dir) parentOf(name string, f func(parent int, last string) error) error {
+	dir, last := splitLast(name)
+	if dir == "" {
+		return f(d.ref.fd, last)
+	}
+	fd, err := d.open(dir, d.dirOpenFlags(), 0)
+	if err != nil {
+		return err
+	}
+	defer closeFd(fd)
+	return f(fd, last)
+}
+
+// followSlash is parentOf for systems whose entry calls follow a final
+// symlink when the name ends in "/" (POSIX.1-2024 asks for it; the BSDs
+// and macOS do it, so rmdir("link/") removes what link leads to, wherever
+// that is). The slash is never handed to the kernel there. The last
+// component is looked at, not followed: a directory is acted on by its
+// plain name, which means the same for a directory; a symlink is followed
+// here, through the Dir's resolver, so that the call acts on what it
+// leads to inside the tree, as os.Root does on those systems; anything
+// else is ENOTDIR; a missing name is handed over plain, for mkdir to make
+// (so symlinkat, linkat and a file's rename make a plain name there too,
+// where Linux says ENOENT or ENOTDIR). A symlink swapped in after the look
+// is then acted on itself, in its directory: the kernel sees no slash to
+// follow it by.
+func (d *Dir) followSlash(name string, f func(parent int, last string) error) error {
+	for range maxSymlinks + 1 {
+		dir, last := splitLast(name)
+		if !strings.HasSuffix(last, "/") {
+			return d.parentOf(name, f)
+		}
+		var target string
+		isLink := false
+		err := d.parentOf(name, func(parent int, last string) error {
+			plain := strings.TrimRight(last, "/")
+			var st unix.Stat_t
+			err := eintr.Retry(func() error { return unix.Fstatat(parent, plain, &st, unix.AT_SYMLINK_NOFOLLOW) })
+			switch {
+			case err == unix.ENOENT || err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR:
+				return f(parent, plain)
+			case err != nil:
+				return err
+			case st.Mode&unix.S_IFMT != unix.S_IFLNK:
+				return unix.ENOTDIR
+			case d.cfg.noSymlinks:
+				return unix.ELOOP
+			}
+			isLink = true
+			target, err = readlinkat(parent, plain)
+			return err
+		})
+		if err != nil || !isLink {
+			return err
+		}
+		if target == "" {
+			return unix.ENOENT
+		}
+		if dir != "" && !strings.HasPrefix(target, "/") {
+			target = dir + "/" + target
+		}
+		name = target + "/"
+	}
+	return unix.ELOOP
 }
 
 // escapes reports whether resolving name, following a final symlink, leaves
