@@ -51,6 +51,10 @@ type Level struct {
 // Held reports whether the level's descriptor is open.
 func (l *Level) Held() bool { return l.fd >= 0 }
 
+// Fd is the level's descriptor, or -1 while it is released. It stays owned
+// by the Stack.
+func (l *Level) Fd() int { return l.fd }
+
 // Stack is the chain of directories from the top of a descent to where it
 // is now. It owns their descriptors.
 type Stack struct {
