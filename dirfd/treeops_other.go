@@ -11,7 +11,9 @@ var hardlinksProtected = func() bool { return false }
 
 // pinFlags opens an object to check and change it; without O_PATH a
 // symlink cannot be opened, and the open fails.
-func (d *Dir) pinFlags() int { return unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY }
+func (d *Dir) pinFlags() int {
+	return unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY
+}
 
 func chownPinned(fd, uid, gid int) error { return unix.Fchown(fd, uid, gid) }
 

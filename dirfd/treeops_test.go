@@ -50,16 +50,16 @@ func treeState(t testing.TB, root string) map[string]objState {
 	}
 	sort.Strings(names)
 	for _, p := range names {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
 			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(root, p)
 		s := objState{Mode: fmt.Sprintf("%o", st.Mode&0o7777), Uid: st.Uid, Gid: st.Gid, Mtime: st.Mtim.Nano()}
-		switch st.Mode & syscall.S_IFMT {
-		case syscall.S_IFDIR:
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
 			s.Type = "dir"
-		case syscall.S_IFREG:
+		case unix.S_IFREG:
 			s.Type, s.Size = "file", st.Size
 			data, err := os.ReadFile(p)
 			if err != nil {
@@ -72,13 +72,13 @@ func treeState(t testing.TB, root string) map[string]objState {
 			} else {
 				first[id] = rel
 			}
-		case syscall.S_IFLNK:
+		case unix.S_IFLNK:
 			s.Type = "symlink"
 			s.Mode = "" // 777 everywhere, and not what a tree job changes
 			if s.Target, err = os.Readlink(p); err != nil {
 				t.Fatal(err)
 			}
-		case syscall.S_IFIFO:
+		case unix.S_IFIFO:
 			s.Type = "fifo"
 		default:
 			s.Type = "other"
@@ -205,7 +205,7 @@ func TestChownTreeMatchesChownR(t *testing.T) {
 						if err := syscall.Chown(filepath.Join(root, "coreutils", n), int(st.Uid), int(st.Gid)); err != nil {
 							t.Fatal(err)
 						}
-						if err := syscall.Chmod(filepath.Join(root, "coreutils", n), st.Mode&0o7777); err != nil {
+						if err := syscall.Chmod(filepath.Join(root, "coreutils", n), uint32(st.Mode)&0o7777); err != nil {
 							t.Fatal(err)
 						}
 					}

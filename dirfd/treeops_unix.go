@@ -111,9 +111,9 @@ type treeChanger struct {
 	d *Dir
 	// rule: hard links are unrestricted, so every object is pinned by a
 	// descriptor and checked before it is changed (see ChownTree).
-	rule     bool
-	want     func(path string, st *unix.Stat_t) bool
-	change   func(pinnedObject) error
+	rule   bool
+	want   func(path string, st *unix.Stat_t) bool
+	change func(pinnedObject) error
 }
 
 func (c *treeChanger) apply(p string, e *Entry) error {
