@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -147,10 +148,8 @@ var walkDirOp = &Op{
 	},
 }
 
-// chownImpl gives every object of the tree group 1000+i%2 in operation i:
-// each operation changes every object, the costly case (an object that
-// already has the group costs racefree no chown at all).
-func chownImpl(name, title string, chown func(r *treeRun, gid int) error) Impl {
+// chownImpl gives every object of the tree group gidOf(i) in operation i.
+func chownImpl(name, title string, gidOf func(i int) int, chown func(r *treeRun, gid int) error) Impl {
 	return Impl{Name: name, Title: title, Start: func(root string, n int) (*Runner, error) {
 		if os.Geteuid() != 0 {
 			return nil, errors.New("changing groups needs root")
@@ -160,14 +159,14 @@ func chownImpl(name, title string, chown func(r *treeRun, gid int) error) Impl {
 			return nil, err
 		}
 		return &Runner{
-			Op: func(i int) error { return chown(r, 1000+i%2) },
+			Op: func(i int) error { return chown(r, gidOf(i)) },
 			Check: func(i int) error {
 				var st unix.Stat_t
 				p, _ := treeFile(r.n - 1)
 				if err := unix.Lstat(filepath.Join(r.tree, p), &st); err != nil {
 					return err
 				}
-				if int(st.Gid) != 1000+i%2 {
+				if int(st.Gid) != gidOf(i) {
 					return fmt.Errorf("group %d after operation %d", st.Gid, i)
 				}
 				return nil
@@ -177,28 +176,46 @@ func chownImpl(name, title string, chown func(r *treeRun, gid int) error) Impl {
 	}}
 }
 
+// chownImpls are ChownTree's implementations, each giving the tree the
+// group gidOf(i) in operation i.
+func chownImpls(gidOf func(int) int) []Impl {
+	return []Impl{
+		chownImpl("racefree", "racefree `Dir.ChownTree`", gidOf, func(r *treeRun, gid int) error {
+			return r.d.ChownTree(r.name, -1, gid)
+		}),
+		chownImpl("chown-R", "`chown -R -h` (coreutils)", gidOf, func(r *treeRun, gid int) error {
+			return run("chown", "-R", "-h", ":"+strconv.Itoa(gid), r.tree)
+		}),
+		chownImpl("kubelet", "`filepath.Walk` + `os.Lchown` where the group differs (kubelet's fsGroup walk)", gidOf, func(r *treeRun, gid int) error {
+			return filepath.Walk(r.tree, func(p string, info fs.FileInfo, err error) error {
+				if err != nil {
+					return err
+				}
+				if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Gid) == gid {
+					return nil
+				}
+				return os.Lchown(p, -1, gid)
+			})
+		}),
+	}
+}
+
 var chownTreeOp = &Op{
 	Name:    "ChownTree",
 	Title:   "chown -R -h of a tree of N empty files, 100 to a directory, to another group (every object changes)",
 	Axis:    "entries",
 	Params:  ints(TreeEntries...),
 	Counted: 1,
-	Impls: []Impl{
-		chownImpl("racefree", "racefree `Dir.ChownTree`", func(r *treeRun, gid int) error {
-			return r.d.ChownTree(r.name, -1, gid)
-		}),
-		chownImpl("chown-R", "`chown -R -h` (coreutils)", func(r *treeRun, gid int) error {
-			return run("chown", "-R", "-h", ":"+strconv.Itoa(gid), r.tree)
-		}),
-		chownImpl("kubelet", "`filepath.Walk` + `os.Lchown` (kubelet's fsGroup walk)", func(r *treeRun, gid int) error {
-			return filepath.Walk(r.tree, func(p string, info fs.FileInfo, err error) error {
-				if err != nil {
-					return err
-				}
-				return os.Lchown(p, -1, gid)
-			})
-		}),
-	},
+	Impls:   chownImpls(func(i int) int { return 1000 + i%2 }),
+}
+
+var chownTreeOwnedOp = &Op{
+	Name:    "ChownTreeOwned",
+	Title:   "chown -R -h of a tree of N empty files, 100 to a directory, that has the group already (a kubelet re-run)",
+	Axis:    "entries",
+	Params:  ints(TreeEntries...),
+	Counted: 1,
+	Impls:   chownImpls(func(int) int { return 0 }),
 }
 
 // copyImpl copies Install's source tree of N files to a fresh name per
