@@ -234,8 +234,8 @@ func copyImpl(name, title string, copyTree func(r *treeRun, dst string) error) I
 		ns := names{}
 		return &Runner{
 			Prepare: func(i int) error {
-				if i > 0 {
-					if err := out.RemoveAll(ns[i-1]); err != nil {
+				if prev, ok := ns[i-1]; ok {
+					if err := out.RemoveAll(prev); err != nil {
 						return err
 					}
 				}
