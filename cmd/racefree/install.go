@@ -16,6 +16,7 @@ func runInstall(e *env, args []string) error {
 	flags := newFlags("install")
 	verify := flags.String("verify", "", "run `CMD` with sh -c on the staged tree (as $1 and working directory) before publishing it; a non-zero exit refuses the install")
 	keep := flags.String("keep-previous", "", "keep the tree DEST held before as `NAME`, an entry in DEST's directory (replacing what NAME held)")
+	linkUnchanged := flags.Bool("link-unchanged", false, "hard-link files whose size, mode, owner and time equal those of the tree installed at DEST now, instead of copying them")
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
@@ -58,13 +59,32 @@ func runInstall(e *env, args []string) error {
 	if *keep != "" {
 		opts = append(opts, dirfd.KeepPrevious(*keep))
 	}
-	build := func(stage *dirfd.Dir) error { return copyTree(src, stage, p) }
+	copyOpts := []dirfd.CopyOption{dirfd.CopyInto(), dirfd.CopyProgress(p.set)}
+	if *linkUnchanged {
+		// The tree installed now, if any: NAME itself or, in the
+		// versioned layout, what its symlink leads to, inside d.
+		if prev, err := d.OpenDir(dest.name); err == nil {
+			defer prev.Close()
+			copyOpts = append(copyOpts, dirfd.LinkUnchanged(prev))
+		}
+	}
+	build := func(stage *dirfd.Dir) error { return copyError(dirfd.CopyTree(stage, ".", src, ".", copyOpts...)) }
 	err = d.Install(dest.name, build, opts...)
 	p.done(dest.arg, res, err)
 	if err != nil {
 		return installError(dest.arg, err)
 	}
 	return nil
+}
+
+// copyError names the entry of SRC_DIR a failed copy is about, by its
+// path in SRC_DIR.
+func copyError(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) && le.Old != "." {
+		return fmt.Errorf("%s: %s", le.Old, explain(le.Err))
+	}
+	return err
 }
 
 // verifyError is a --verify command that refused the staged tree.
@@ -136,11 +156,10 @@ func newProgress(stderr io.Writer) *progress {
 	return p
 }
 
-// add counts one file of n bytes and redraws the line at most ten times a
-// second.
-func (p *progress) add(n int64) {
-	p.files++
-	p.bytes += n
+// set records the objects and bytes copied so far and redraws the line
+// at most ten times a second.
+func (p *progress) set(files int, bytes int64) {
+	p.files, p.bytes = int64(files), bytes
 	if p.w == nil {
 		return
 	}
