@@ -122,7 +122,9 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // a new, empty file in the private staging directory next to it. Nothing is
 // visible under name until Commit; Close without Commit discards
 // everything. perm (less the umask) is the new file's mode when name does
-// not exist; an existing file's mode is kept.
+// not exist; an existing file's mode is kept. As with os.Root, perm may
+// hold permission bits only (fs.ErrInvalid otherwise): set-user-ID,
+// set-group-ID and sticky bits are asked for with AtomicFile.Chmod.
 //
 // Durability needs the directory fsync'ed after the rename, which needs a
 // descriptor of it open for reading. In a directory the caller may write
@@ -140,10 +142,14 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // first write into a directory also makes the stage (mkdirat, openat,
 // fstat, statx, a listing, an openat of the directory).
 func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
+	mode, err := createPerm(perm)
+	if err != nil {
+		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
+	}
 	var f *AtomicFile
-	err := d.do(name, func() error {
+	err = d.do(name, func() error {
 		return d.replaceTarget(name, func(parent int, last string, old *unix.Stat_t) (err error) {
-			f, err = newAtomicFile(d.stages, parent, last, old, fileinfo.Perm(perm), name, d.join(name))
+			f, err = newAtomicFile(d.stages, parent, last, old, mode, name, d.join(name))
 			return err
 		})
 	})
