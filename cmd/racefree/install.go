@@ -16,6 +16,7 @@ func runInstall(e *env, args []string) error {
 	flags := newFlags("install")
 	verify := flags.String("verify", "", "run `CMD` with sh -c on the staged tree (as $1 and working directory) before publishing it; a non-zero exit refuses the install")
 	keep := flags.String("keep-previous", "", "keep the tree DEST held before as `NAME`, an entry in DEST's directory (replacing what NAME held)")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
@@ -34,12 +35,17 @@ func runInstall(e *env, args []string) error {
 		return usagef("DEST %q: want a name to install the tree under, not \"/\", \".\" or \"..\"", dest.arg)
 	}
 
-	src, err := dirfd.Open(operands[0])
+	s, err := rf.open()
 	if err != nil {
-		return fmt.Errorf("%s: %s", operands[0], explain(err))
+		return err
+	}
+	defer s.Close()
+	src, err := s.openDir(operands[0])
+	if err != nil {
+		return err
 	}
 	defer src.Close()
-	d, err := dest.open()
+	d, err := s.parent(dest)
 	if err != nil {
 		return err
 	}
@@ -47,7 +53,7 @@ func runInstall(e *env, args []string) error {
 
 	srcInfo, err := src.Lstat(".")
 	if err != nil {
-		return fmt.Errorf("%s: %s", operands[0], explain(err))
+		return operandError(operands[0], err)
 	}
 	p := newProgress(e.stderr)
 	var res dirfd.InstallResult
@@ -98,9 +104,9 @@ func runVerify(e *env, cmd string, stage *dirfd.Dir) error {
 
 func installError(dest string, err error) error {
 	if ve := (*verifyError)(nil); errors.As(err, &ve) {
-		return fmt.Errorf("%s: %v; %s left as it was", dest, ve, dest)
+		return fmt.Errorf("%s: %v; %s left as it was", quote(dest), ve, quote(dest))
 	}
-	return fmt.Errorf("%s: %s", dest, explain(err))
+	return operandError(dest, err)
 }
 
 // layoutText says how the tree was published under dest, for the terminal

@@ -182,7 +182,8 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) ([]string, error) {
 				printFlagsUsage(fs, e)
 				return nil, errHelp
 			}
-			return nil, &usageError{err.Error()}
+			// The flag package repeats the argument as given.
+			return nil, &usageError{quote(err.Error())}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
-	"path/filepath"
+	"os"
+	"path"
 	"strings"
 	"syscall"
 
@@ -13,10 +15,10 @@ import (
 )
 
 // entry is a command-line operand that names a directory entry, split into
-// the directory holding it and its name there. The directory is resolved by
-// its path, as any shell tool resolves it; from then on the commands act
-// only through a descriptor of it, so no later change to the names above
-// can redirect the operation.
+// the directory holding it and its name there. The directory is resolved
+// once (by its path, or inside --root); from then on the commands act only
+// through a descriptor of it, so no later change to the names above can
+// redirect the operation.
 type entry struct {
 	arg    string // the operand as given, for messages
 	parent string // the directory holding the entry
@@ -46,13 +48,120 @@ func (en entry) isEntry() bool {
 	return en.name != "" && en.name != "." && en.name != ".."
 }
 
-// open opens the directory holding the entry.
-func (en entry) open() (*dirfd.Dir, error) {
-	d, err := dirfd.Open(en.parent)
+// rootFlags are --root and --in-root, which every command that takes paths
+// accepts (addRootFlags); open turns them into the scope its operands are
+// resolved in.
+type rootFlags struct{ beneath, inRoot string }
+
+// addRootFlags defines --root and --in-root on fs.
+func addRootFlags(fs *flag.FlagSet) *rootFlags {
+	rf := &rootFlags{}
+	fs.StringVar(&rf.beneath, "root", "", "resolve every operand inside `DIR`; \"..\", absolute names and symlinks may not lead out of it")
+	fs.StringVar(&rf.inRoot, "in-root", "", "resolve every operand inside `DIR` as if it were / (as chroot does: \"..\" at the top stays there, absolute names and symlinks start at DIR)")
+	return rf
+}
+
+// open opens the directory --root or --in-root names: the scope of every
+// operand of the command. Without either, operands are paths, resolved as
+// any shell tool resolves them.
+func (rf *rootFlags) open() (*scope, error) {
+	switch {
+	case rf.beneath != "" && rf.inRoot != "":
+		return nil, usagef("--root and --in-root exclude each other")
+	case rf.beneath != "":
+		return openScope(rf.beneath, dirfd.Beneath())
+	case rf.inRoot != "":
+		return openScope(rf.inRoot, dirfd.InRoot())
+	}
+	return &scope{}, nil
+}
+
+func openScope(dir string, mode dirfd.Option) (*scope, error) {
+	if err := checkOperands([]string{dir}); err != nil {
+		return nil, err
+	}
+	root, err := dirfd.Open(dir, mode)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", en.arg, explain(err))
+		return nil, operandError(dir, err)
+	}
+	return &scope{root: root, rootArg: dir}, nil
+}
+
+// scope is where a command resolves its operands: inside a root directory
+// (--root, --in-root), or, without one, as paths from the current
+// directory. It is the one place that turns an operand into a descriptor,
+// for every command, extract included.
+type scope struct {
+	root    *dirfd.Dir // nil: operands are paths
+	rootArg string     // the root as given, for messages
+}
+
+// Close releases the root directory.
+func (s *scope) Close() {
+	if s.root != nil {
+		s.root.Close()
+	}
+}
+
+// openDir opens the directory arg names, following symlinks (inside the
+// root, with one), as a Dir with the root's options. The caller closes it.
+func (s *scope) openDir(arg string) (*dirfd.Dir, error) {
+	var d *dirfd.Dir
+	var err error
+	if s.root == nil {
+		d, err = dirfd.Open(arg)
+	} else {
+		d, err = s.root.OpenDir(arg)
+	}
+	if err != nil {
+		return nil, s.operandError(arg, err)
 	}
 	return d, nil
+}
+
+// parent opens the directory holding en.
+func (s *scope) parent(en entry) (*dirfd.Dir, error) {
+	d, err := s.openDir(en.parent)
+	if err != nil {
+		// Name the operand the user gave, not the directory part of it.
+		return nil, s.operandError(en.arg, errors.Unwrap(err))
+	}
+	return d, nil
+}
+
+// openIfDir opens arg as a directory when it is one (following symlinks,
+// as coreutils does for a destination operand) and returns nil, nil when
+// it is not a directory or does not exist.
+func (s *scope) openIfDir(arg string) (*dirfd.Dir, error) {
+	d, err := s.openDir(arg)
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return d, err
+}
+
+// operandError says why arg could not be used, naming the root when it is
+// one the operand escaped from.
+func (s *scope) operandError(arg string, err error) error {
+	if s.root != nil && errors.Is(err, dirfd.ErrEscape) {
+		return &operandErr{fmt.Sprintf("%s: leads out of %s (--root), refused", quote(arg), quote(s.rootArg)), err}
+	}
+	return operandError(arg, err)
+}
+
+// operandErr is a message about an operand that still matches the error
+// it explains with errors.Is.
+type operandErr struct {
+	msg string
+	err error
+}
+
+func (e *operandErr) Error() string { return e.msg }
+func (e *operandErr) Unwrap() error { return e.err }
+
+// operandError is "ARG: reason", with the operand quoted (see quote).
+func operandError(arg string, err error) error {
+	return &operandErr{fmt.Sprintf("%s: %s", quote(arg), explain(err)), err}
 }
 
 // checkOperands rejects operands no command can act on. (An argument from
@@ -70,22 +179,13 @@ func checkOperands(operands []string) error {
 	return nil
 }
 
-// openIfDir opens path as a directory when it is one (following symlinks,
-// as coreutils does for a destination operand) and returns nil, nil when
-// it is not a directory or does not exist.
-func openIfDir(path string) (*dirfd.Dir, error) {
-	d, err := dirfd.Open(path)
-	switch {
-	case err == nil:
-		return d, nil
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrNotExist):
-		return nil, nil
-	}
-	return nil, fmt.Errorf("%s: %s", path, explain(err))
-}
-
 // inDir names entry name of the directory operand dir for messages.
-func inDir(dir, name string) string { return filepath.Join(dir, name) }
+func inDir(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return path.Join(dir, name)
+}
 
 // explain says why an operation failed, in words a shell user recognises,
 // without the system call names and paths the library's errors carry.
@@ -94,11 +194,29 @@ func explain(err error) string {
 	switch {
 	case errors.As(err, &conflict):
 		// Never lose track of an object: say where it is now.
-		return fmt.Sprintf("%s; that object is now at %s in the same directory (the name was taken again meanwhile)", explain(conflict.Err), conflict.Name)
+		return fmt.Sprintf("%s; that object is now at %s in the same directory (the name was taken again meanwhile)", explain(conflict.Err), quote(conflict.Name))
 	case errors.Is(err, dirfd.ErrEscape):
 		return "escapes from the directory holding it"
 	case errors.Is(err, dirfd.ErrChanged):
 		return "it was replaced by another object while racefree worked on it; nothing was done to that object"
 	}
 	return innermost(err)
+}
+
+// innermost drops the *fs.PathError and *os.LinkError wrappings, which
+// repeat the names. What remains is normally an errno's text; anything
+// else (a joined error's newline, a name inside) is quoted.
+func innermost(err error) string {
+	for {
+		var pe *fs.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+		case errors.As(err, &le):
+			err = le.Err
+		default:
+			return quote(err.Error())
+		}
+	}
 }

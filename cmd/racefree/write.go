@@ -14,6 +14,7 @@ import (
 func runWrite(e *env, args []string) error {
 	flags := newFlags("write")
 	modeArg := flags.String("mode", "", "octal mode of DEST (default: an existing file keeps its mode, a new one gets 0666 less the umask)")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
@@ -35,9 +36,14 @@ func runWrite(e *env, args []string) error {
 
 	dest := parseEntry(operands[0])
 	if !dest.isEntry() || dest.slash {
-		return fmt.Errorf("%s: %s", dest.arg, syscall.EISDIR)
+		return fmt.Errorf("%s: %s", quote(dest.arg), syscall.EISDIR)
 	}
-	d, err := dest.open()
+	s, err := rf.open()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	d, err := s.parent(dest)
 	if err != nil {
 		return err
 	}
@@ -95,7 +101,7 @@ func writeError(dest string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, dirfd.ErrEscape):
-		return fmt.Errorf("%s: is a symlink leading out of its directory; write replaces only files inside DEST's directory (name the target itself)", dest)
+		return fmt.Errorf("%s: is a symlink leading out of its directory; write replaces only files inside DEST's directory (name the target itself)", quote(dest))
 	}
-	return fmt.Errorf("%s: %s", dest, explain(err))
+	return operandError(dest, err)
 }
