@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 	"syscall"
 
 	"github.com/racefree/racefree/dirfd"
@@ -83,17 +82,11 @@ func writeAtomic(d *dirfd.Dir, name string, r io.Reader, mode *fs.FileMode) erro
 // parseMode reads an octal mode as chmod(1) does, with the set-user-ID,
 // set-group-ID and sticky bits.
 func parseMode(s string) (fs.FileMode, error) {
-	m, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || m > 0o7777 {
+	m, ok := parseOctal(s)
+	if !ok {
 		return 0, usagef("--mode %q: want an octal mode from 0 to 7777", s)
 	}
-	mode := fs.FileMode(m & 0o777)
-	for bit, flag := range map[uint64]fs.FileMode{0o4000: fs.ModeSetuid, 0o2000: fs.ModeSetgid, 0o1000: fs.ModeSticky} {
-		if m&bit != 0 {
-			mode |= flag
-		}
-	}
-	return mode, nil
+	return fileMode(m), nil
 }
 
 func writeError(dest string, err error) error {
