@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/racefree/racefree/dirfd"
 )
@@ -55,7 +53,7 @@ func runInstall(e *env, args []string) error {
 	if err != nil {
 		return operandError(operands[0], err)
 	}
-	p := newProgress(e.stderr)
+	p := newProgress(e.stderr, "installing", true)
 	var res dirfd.InstallResult
 	opts := []dirfd.InstallOption{dirfd.Mode(srcInfo.Mode()), dirfd.Result(&res)}
 	if *verify != "" {
@@ -66,10 +64,11 @@ func runInstall(e *env, args []string) error {
 	}
 	build := func(stage *dirfd.Dir) error { return copyTree(src, stage, p) }
 	err = d.Install(dest.name, build, opts...)
-	p.done(dest.arg, res, err)
 	if err != nil {
+		p.done("")
 		return installError(dest.arg, err)
 	}
+	p.done(fmt.Sprintf("installed %s (%s)", quote(dest.arg), layoutText(dest.arg, res)))
 	return nil
 }
 
@@ -118,74 +117,9 @@ func layoutText(dest string, res dirfd.InstallResult) string {
 	case res.Layout == dirfd.LayoutDirect:
 		return "direct layout: a new name, published by one rename"
 	case res.Layout == dirfd.LayoutVersioned && res.Replaced:
-		return fmt.Sprintf("versioned layout: the symlink was replaced atomically by one to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
+		return fmt.Sprintf("versioned layout: the symlink was replaced atomically by one to %s", quote(dest+dirfd.VersionsSuffix+"/"+res.Version))
 	case res.Layout == dirfd.LayoutVersioned:
-		return fmt.Sprintf("versioned layout: a new symlink to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
+		return fmt.Sprintf("versioned layout: a new symlink to %s", quote(dest+dirfd.VersionsSuffix+"/"+res.Version))
 	}
 	return res.Layout.String()
-}
-
-// progress reports files, bytes and rate on standard error, only when it
-// is a terminal: output meant for people, which must not end up in logs or
-// pipes (there, install prints nothing on success).
-type progress struct {
-	w            io.Writer // nil: quiet
-	files, bytes int64
-	start, last  time.Time
-}
-
-func newProgress(stderr io.Writer) *progress {
-	p := &progress{start: time.Now()}
-	if f, ok := stderr.(*os.File); ok && isTerminal(int(f.Fd())) {
-		p.w = stderr
-	}
-	return p
-}
-
-// add counts one file of n bytes and redraws the line at most ten times a
-// second.
-func (p *progress) add(n int64) {
-	p.files++
-	p.bytes += n
-	if p.w == nil {
-		return
-	}
-	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
-		p.last = now
-		fmt.Fprintf(p.w, "\r%s", p.line(now))
-	}
-}
-
-func (p *progress) line(now time.Time) string {
-	secs := now.Sub(p.start).Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(p.bytes) / secs
-	}
-	return fmt.Sprintf("%d files, %s, %s/s", p.files, sizeText(float64(p.bytes)), sizeText(rate))
-}
-
-// done ends the progress line with a summary on success.
-func (p *progress) done(dest string, res dirfd.InstallResult, err error) {
-	if p.w == nil {
-		return
-	}
-	if err != nil {
-		fmt.Fprint(p.w, "\r\033[K")
-		return
-	}
-	fmt.Fprintf(p.w, "\r\033[Kinstalled %s: %s in %.1fs (%s)\n", dest, p.line(time.Now()), time.Since(p.start).Seconds(), layoutText(dest, res))
-}
-
-func sizeText(n float64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	i := 0
-	for n >= unit && i < 4 {
-		n /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", n, "KMGT"[i-1])
 }
