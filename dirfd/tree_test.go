@@ -3,6 +3,7 @@
 package dirfd_test
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // buildTree creates the entries a spec describes under root, with plain os
@@ -19,6 +22,10 @@ import (
 //	file    PATH [CONTENT]  regular file, mode 0644; CONTENT is the rest of the line
 //	symlink PATH TARGET     symlink; TARGET is stored as written
 //	chmod   PATH MODE       octal mode, applied after everything above it
+//	link    PATH OLD        hard link to OLD (relative to root)
+//	fifo    PATH            named pipe, mode 0644
+//	chown   PATH UID:GID    owner and group of the object itself (lchown)
+//	mtime   PATH SEC        access and modification time of the object itself
 //
 // Blank lines and lines starting with "#" are skipped. In CONTENT and
 // TARGET, "$ROOT" is replaced by root, so a fixture can hold absolute
@@ -55,7 +62,23 @@ func buildTree(t testing.TB, root, spec string) {
 			var mode uint64
 			mode, err = strconv.ParseUint(arg, 8, 32)
 			if err == nil {
-				err = os.Chmod(path, fs.FileMode(mode))
+				// os.Chmod would drop set-ID bits given as octal.
+				err = syscall.Chmod(path, uint32(mode))
+			}
+		case "link":
+			err = os.Link(filepath.Join(root, arg), path)
+		case "fifo":
+			err = syscall.Mkfifo(path, 0o644)
+		case "chown":
+			var uid, gid int
+			if _, err = fmt.Sscanf(arg, "%d:%d", &uid, &gid); err == nil {
+				err = os.Lchown(path, uid, gid)
+			}
+		case "mtime":
+			var sec int64
+			if sec, err = strconv.ParseInt(arg, 10, 64); err == nil {
+				ts := []unix.Timespec{{Sec: sec, Nsec: 123456789}, {Sec: sec, Nsec: 987654321}}
+				err = unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
 			}
 		default:
 			t.Fatalf("tree spec line %d: %q: unknown kind %q", lineNo+1, line, kind)

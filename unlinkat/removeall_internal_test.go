@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/fallback"
+	"github.com/racefree/racefree/internal/dirstack"
 )
 
 // TestRemoveAllStopsWhenADirectoryWasMoved drives RemoveAll step by step:
@@ -44,24 +45,24 @@ func TestRemoveAllStopsWhenADirectoryWasMoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(dirfd)
-	top, err := identify(dirfd)
+	top, err := dirstack.Identify(dirfd)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	r := &remover{dirfd: dirfd, top: top}
+	r := &remover{dirfd: dirfd, top: top, stack: dirstack.New(maxHeld, errMoved)}
 	defer r.closeAll()
 	r.descend(dirfd, "tree", 0)
-	for len(r.stack) < maxHeld+4 {
+	for r.stack.Len() < maxHeld+4 {
 		r.step()
 	}
-	if r.stack[1].f != nil || r.held != maxHeld {
-		t.Fatalf("level 1 should have been released (%d held)", r.held)
+	if r.stack.Level(1).Held() || r.stack.Held() != maxHeld {
+		t.Fatalf("level 1 should have been released (%d held)", r.stack.Held())
 	}
 	if err := os.Rename(filepath.Join(tmp, "tree", "d"), filepath.Join(outside, "moved")); err != nil {
 		t.Fatal(err)
 	}
-	for steps := 0; len(r.stack) > 0 && !r.stopped; steps++ {
+	for steps := 0; r.stack.Len() > 0 && !r.stopped; steps++ {
 		if steps > 10000 {
 			t.Fatal("RemoveAll does not end")
 		}
@@ -77,7 +78,7 @@ func TestRemoveAllStopsWhenADirectoryWasMoved(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(tmp, "tree")); err != nil {
 		t.Fatalf("the top level, which RemoveAll could not get back to, was removed: %v", err)
 	}
-	if r.held != 0 {
-		t.Errorf("%d descriptors still held after the stop", r.held)
+	if r.stack.Held() != 0 {
+		t.Errorf("%d descriptors still held after the stop", r.stack.Held())
 	}
 }

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/fallback"
+	"github.com/racefree/racefree/internal/dirent"
+	"github.com/racefree/racefree/internal/dirstack"
 	"github.com/racefree/racefree/internal/eintr"
 )
 
@@ -27,11 +28,6 @@ const (
 	// while we empty it is entered again before RemoveAll leaves it with
 	// ENOTEMPTY.
 	maxRounds = 8
-	// batch is how many names are read from a directory at a time.
-	batch = 256
-	// dirFlags opens every directory RemoveAll enters: never through a
-	// symlink, never anything but a directory.
-	dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 )
 
 // errMoved stops RemoveAll when a directory it had left, to be re-entered
@@ -78,48 +74,34 @@ func RemoveAll(dirfd int, name string) error {
 	if err := Unlink(dirfd, name); err == nil || err == unix.ENOENT {
 		return nil
 	}
-	top, err := identify(dirfd)
+	top, err := dirstack.Identify(dirfd)
 	if err != nil {
 		return err
 	}
-	r := &remover{dirfd: dirfd, top: top}
+	r := &remover{dirfd: dirfd, top: top, stack: dirstack.New(maxHeld, errMoved)}
 	defer r.closeAll()
 	r.descend(dirfd, name, 0)
-	for len(r.stack) > 0 && !r.stopped {
+	for r.stack.Len() > 0 && !r.stopped {
 		r.step()
 	}
 	return r.err
 }
 
-// dirID identifies a directory; mnt is 0 where the system has no mount ID.
-type dirID struct{ dev, ino, mnt uint64 }
-
-func identifyByFstat(fd int) (dirID, error) {
-	var st unix.Stat_t
-	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
-		return dirID{}, err
-	}
-	return dirID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
-}
-
-// level is one directory on the way down.
+// level is what RemoveAll keeps for one directory of the descent, beside
+// its descriptor in the stack.
 type level struct {
-	name   string // its name in the level above (or in dirfd)
-	id     dirID
-	f      *os.File // nil while released
-	fd     int      // f's descriptor
-	names  []string // listed and not handled yet
-	eof    bool     // listed to the end
-	failed bool     // listing failed: it cannot be emptied
+	list   *dirent.Reader // nil until listed, and again once released
+	eof    bool           // listed to the end
+	failed bool           // listing failed: it cannot be emptied
 	kept   map[string]bool
 	round  int
 }
 
 type remover struct {
 	dirfd   int
-	top     dirID // the filesystem and mount RemoveAll stays on
-	stack   []*level
-	held    int // levels with f != nil: always the deepest ones
+	top     dirstack.ID // the filesystem and mount RemoveAll stays on
+	stack   *dirstack.Stack
+	levels  []*level // beside stack's levels, one for one
 	err     error
 	stopped bool
 }
@@ -127,54 +109,47 @@ type remover struct {
 // step handles the next entry of the deepest directory, or leaves it when
 // it has been listed to the end.
 func (r *remover) step() {
-	cur := r.stack[len(r.stack)-1]
-	name, ok := r.next(cur)
+	name, ok := r.next()
 	if !ok {
 		r.leave()
 		return
 	}
-	if err := Unlink(cur.fd, name); err != nil && err != unix.ENOENT {
+	fd := r.stack.Fd()
+	if err := Unlink(fd, name); err != nil && err != unix.ENOENT {
 		// A directory (EISDIR on Linux, EPERM elsewhere), or an entry
 		// that cannot be unlinked: descend sorts out which. A directory in
 		// a directory we cannot write (EACCES) is still emptied, as
 		// os.RemoveAll does.
-		r.descend(cur.fd, name, 0)
+		r.descend(fd, name, 0)
 	}
 }
 
-// next returns the next name in l not kept back, listing more as needed.
-func (r *remover) next(l *level) (string, bool) {
-	for {
-		for len(l.names) > 0 {
-			n := l.names[0]
-			l.names = l.names[1:]
-			if !l.kept[n] {
-				return n, true
-			}
+// next returns the next name of the deepest directory not kept back,
+// listing it as needed.
+func (r *remover) next() (string, bool) {
+	l := r.levels[len(r.levels)-1]
+	for !l.eof {
+		if l.list == nil {
+			l.list = dirent.NewReader(r.stack.Fd())
 		}
-		if l.eof {
-			return "", false
-		}
-		names, err := l.f.Readdirnames(batch)
+		e, err := l.list.Next()
 		switch {
-		case len(names) > 0:
-			// Fewer than asked for means the end was reached: asking
-			// again would cost one more getdents to hear so.
-			l.eof = len(names) < batch
-		case err == io.EOF || err == nil:
+		case err == io.EOF:
 			l.eof = true
-		default:
-			r.record(r.path(l.name), "readdirent", err)
+		case err != nil:
+			r.record(r.path(""), "readdirent", err)
 			l.failed, l.eof = true, true
+		case !l.kept[e.Name]:
+			return e.Name, true
 		}
-		l.names = names
 	}
+	return "", false
 }
 
 // descend enters the directory name in parent (the deepest level, or
 // dirfd), unless it is gone, not a directory after all, or a mount point.
 func (r *remover) descend(parent int, name string, round int) {
-	fd, err := eintr.Retry1(func() (int, error) { return unix.Openat(parent, name, dirFlags, 0) })
+	fd, err := eintr.Retry1(func() (int, error) { return unix.Openat(parent, name, dirstack.DirFlags, 0) })
 	if err == unix.ENOENT {
 		return
 	}
@@ -182,8 +157,8 @@ func (r *remover) descend(parent int, name string, round int) {
 		r.notEntered(parent, name, round, err)
 		return
 	}
-	id, err := identify(fd)
-	if err == nil && (id.dev != r.top.dev || id.mnt != r.top.mnt) {
+	id, err := dirstack.Identify(fd)
+	if err == nil && !id.SameMount(r.top) {
 		err = unix.EXDEV // a mount point: leave it and all in it alone
 	}
 	if err != nil {
@@ -191,9 +166,13 @@ func (r *remover) descend(parent int, name string, round int) {
 		r.keep(name, "RemoveAll", err)
 		return
 	}
-	r.stack = append(r.stack, &level{name: name, id: id, f: os.NewFile(uintptr(fd), name), fd: fd, round: round})
-	if r.held++; r.held > maxHeld {
-		r.release(r.stack[len(r.stack)-r.held])
+	r.levels = append(r.levels, &level{round: round})
+	if released := r.stack.Push(name, fd, id); released != nil {
+		// What was listed is dropped with the descriptor: a level that is
+		// re-entered is listed again from the start.
+		l := r.levels[r.stack.Len()-r.stack.Held()-1]
+		l.list.Close()
+		l.list, l.eof = nil, false
 	}
 }
 
@@ -236,74 +215,44 @@ func (r *remover) notEntered(parent int, name string, round int, openErr error) 
 // leave is called when the deepest directory has been listed to the end:
 // it removes it from its parent, or marks it kept there.
 func (r *remover) leave() {
-	l := r.stack[len(r.stack)-1]
-	r.stack = r.stack[:len(r.stack)-1]
-	parentFd := r.dirfd
-	if len(r.stack) > 0 {
-		parent := r.stack[len(r.stack)-1]
-		if parent.f == nil && !r.reopen(parent, l) {
-			r.release(l)
-			r.stopped = true
-			return
-		}
-		parentFd = parent.fd
+	l := r.levels[len(r.levels)-1]
+	r.levels = r.levels[:len(r.levels)-1]
+	name := r.stack.Level(r.stack.Len() - 1).Name
+	if l.list != nil {
+		l.list.Close()
 	}
-	r.release(l)
-	if l.failed || len(l.kept) > 0 {
-		// It holds what could not be removed; the error is recorded.
-		r.markKept(l.name)
+	if _, err := r.stack.Pop(); err != nil {
+		r.fail(r.path(name)+"/..", err)
+		r.stopped = true
 		return
 	}
-	switch err := Rmdir(parentFd, l.name); {
+	parentFd := r.dirfd
+	if r.stack.Len() > 0 {
+		parentFd = r.stack.Fd()
+	}
+	if l.failed || len(l.kept) > 0 {
+		// It holds what could not be removed; the error is recorded.
+		r.markKept(name)
+		return
+	}
+	switch err := Rmdir(parentFd, name); {
 	case err == nil, err == unix.ENOENT:
 	case (err == unix.ENOTEMPTY || err == unix.EEXIST || err == unix.ENOTDIR) && l.round+1 < maxRounds:
 		// Refilled while we emptied it, or swapped for a non-directory
 		// (ENOTDIR): go round again on whatever the name is now.
-		r.descend(parentFd, l.name, l.round+1)
+		r.descend(parentFd, name, l.round+1)
 	default:
-		r.keep(l.name, "unlinkat", err)
+		r.keep(name, "unlinkat", err)
 	}
-}
-
-// reopen re-enters the released parent through ".." of child, which must
-// lead to the very directory that was left.
-func (r *remover) reopen(parent, child *level) bool {
-	path := r.path(child.name) + "/.."
-	fd, err := eintr.Retry1(func() (int, error) { return unix.Openat(child.fd, "..", dirFlags, 0) })
-	if err != nil {
-		r.fail(path, err)
-		return false
-	}
-	id, err := identify(fd)
-	if err == nil && id != parent.id {
-		err = errMoved
-	}
-	if err != nil {
-		unix.Close(fd)
-		r.fail(path, err)
-		return false
-	}
-	parent.f, parent.fd = os.NewFile(uintptr(fd), parent.name), fd
-	r.held++
-	return true
-}
-
-// release closes l's descriptor. What was listed is dropped with it: a
-// level that is re-entered is listed again from the start.
-func (r *remover) release(l *level) {
-	if l.f == nil {
-		return
-	}
-	l.f.Close()
-	l.f, l.fd = nil, -1
-	l.names, l.eof = nil, false
-	r.held--
 }
 
 func (r *remover) closeAll() {
-	for _, l := range r.stack {
-		r.release(l)
+	for _, l := range r.levels {
+		if l.list != nil {
+			l.list.Close()
+		}
 	}
+	r.stack.Close()
 }
 
 // keep records err for the entry name of the deepest directory and leaves
@@ -314,10 +263,10 @@ func (r *remover) keep(name, op string, err error) {
 }
 
 func (r *remover) markKept(name string) {
-	if len(r.stack) == 0 {
+	if len(r.levels) == 0 {
 		return
 	}
-	l := r.stack[len(r.stack)-1]
+	l := r.levels[len(r.levels)-1]
 	if l.kept == nil {
 		l.kept = map[string]bool{}
 	}
@@ -340,10 +289,10 @@ func (r *remover) fail(path string, err error) {
 // path names the entry name of the deepest directory relative to dirfd.
 func (r *remover) path(name string) string {
 	var b strings.Builder
-	for _, l := range r.stack {
-		b.WriteString(l.name)
+	for i := range r.stack.Len() {
+		b.WriteString(r.stack.Level(i).Name)
 		b.WriteByte('/')
 	}
 	b.WriteString(name)
-	return b.String()
+	return strings.TrimSuffix(b.String(), "/")
 }

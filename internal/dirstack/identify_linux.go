@@ -1,4 +1,4 @@
-package unlinkat
+package dirstack
 
 import (
 	"golang.org/x/sys/unix"
@@ -6,15 +6,15 @@ import (
 	"github.com/racefree/racefree/internal/eintr"
 )
 
-// identify describes the directory fd refers to with one statx(2): device
+// Identify describes the directory fd refers to with one statx(2): device
 // and inode, and the mount ID, so that a bind mount of the same filesystem
 // (same device) is told apart from the directory it sits in. The unique
 // 64-bit mount ID (STATX_MNT_ID_UNIQUE, Linux 6.8) is asked for and used
 // where the kernel gives it, the older reusable one (Linux 5.8) otherwise:
-// within one RemoveAll either kind tells mounts apart. A kernel without
-// either (or without statx, before 4.11) leaves mnt at 0, and only the
+// within one descent either kind tells mounts apart. A kernel without
+// either (or without statx, before 4.11) leaves Mnt at 0, and only the
 // device is compared.
-func identify(fd int) (dirID, error) {
+func Identify(fd int) (ID, error) {
 	var stx unix.Statx_t
 	err := eintr.Retry(func() error {
 		return unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW|unix.AT_STATX_DONT_SYNC,
@@ -24,11 +24,11 @@ func identify(fd int) (dirID, error) {
 		return identifyByFstat(fd)
 	}
 	if err != nil {
-		return dirID{}, err
+		return ID{}, err
 	}
-	id := dirID{dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor), ino: stx.Ino}
+	id := ID{Dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor), Ino: stx.Ino}
 	if stx.Mask&(unix.STATX_MNT_ID|unix.STATX_MNT_ID_UNIQUE) != 0 {
-		id.mnt = stx.Mnt_id
+		id.Mnt = stx.Mnt_id
 	}
 	return id, nil
 }
