@@ -73,6 +73,8 @@ var commands = []command{
 	{"mv", "[--exchange | -n] SRC DST", "rename SRC to DST, swap them atomically (--exchange), or never replace DST (-n)", runMv},
 	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
 	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
+	{"chown", "[-R] OWNER[:GROUP] PATH...", "change the owner and group of each PATH (-R: and of everything below it), symlinks themselves, never followed", runChown},
+	{"chmod", "[-R] MODE PATH...", "change the mode of each PATH (-R: and of everything below it) as chmod(1) does, symbolic modes and X included; symlinks are neither changed nor followed", runChmod},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
 	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},

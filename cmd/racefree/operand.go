@@ -129,6 +129,21 @@ func (s *scope) parent(en entry) (*dirfd.Dir, error) {
 	return d, nil
 }
 
+// object opens the directory that holds the object arg names and returns
+// it with the object's name there. For "/", "." or "..", which name a
+// directory by position, and for an operand ending in "/", which asks for
+// a directory (following a symlink there, inside the root with one), it
+// is that directory itself and ".".
+func (s *scope) object(arg string) (*dirfd.Dir, string, error) {
+	en := parseEntry(arg)
+	if !en.isEntry() || en.slash {
+		d, err := s.openDir(arg)
+		return d, ".", err
+	}
+	d, err := s.parent(en)
+	return d, en.name, err
+}
+
 // openIfDir opens arg as a directory when it is one (following symlinks,
 // as coreutils does for a destination operand) and returns nil, nil when
 // it is not a directory or does not exist.
