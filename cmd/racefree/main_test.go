@@ -14,17 +14,33 @@ import (
 	"testing"
 
 	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/internal/reexec"
 )
 
 // binary is the racefree command, built once by TestMain.
 var binary string
 
+// binaryEnv hands the built command to the re-run as uid 65534, which
+// could not build it (the module cache is root's).
+const binaryEnv = "RACEFREE_CMD_TEST_BINARY"
+
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
 }
 
+// buildAndRun builds the command, runs the tests and, as root, runs them
+// again as uid 65534, where permission checks apply (see
+// internal/reexec): every command test holds for root and for a normal
+// user.
 func buildAndRun(m *testing.M) int {
+	if bin := os.Getenv(binaryEnv); bin != "" && reexec.IsChild() {
+		binary = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "racefree-cmd-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // for uid 65534 to run the command
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -38,7 +54,19 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building racefree:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if reexec.Wanted() {
+		// The capability profiles are covered by
+		// TestCommandsWithoutPrimitives; only the user changes.
+		children := reexec.Children([]string{os.Getenv(capability.EnvDisable)})
+		for _, c := range children {
+			c.Env = append(c.Env, binaryEnv+"="+binary)
+		}
+		if reexec.Start(children)() != 0 && code == 0 {
+			code = 1
+		}
+	}
+	return code
 }
 
 type result struct {
