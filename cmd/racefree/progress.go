@@ -15,8 +15,8 @@ import (
 // it is for people, and must not end up in logs or pipes, where the
 // commands print nothing on success.
 //
-// A job calls add once per object it has handled and done once at the
-// end. Nothing it shows holds a name from the tree, so nothing in the tree
+// A job calls add once per object it has handled (or update with running
+// totals) and done once at the end. Nothing it shows holds a name from the tree, so nothing in the tree
 // can write to the terminal through it.
 type progress struct {
 	bar     *progressbar.ProgressBar // nil: not a terminal, nothing is shown
@@ -56,18 +56,22 @@ func newProgress(stderr io.Writer, what string, bytes bool) *progress {
 }
 
 // add counts one object holding n bytes (0 for jobs that move no data).
-func (p *progress) add(n int64) {
-	p.objects++
-	p.size += n
+func (p *progress) add(n int64) { p.update(p.objects+1, p.size+n) }
+
+// update sets the objects and bytes handled so far, for jobs that report
+// running totals (dirfd.CopyProgress, extract.Progress).
+func (p *progress) update(objects, bytes int64) {
+	added, grown := objects-p.objects, bytes-p.size
+	p.objects, p.size = objects, bytes
 	if p.bar == nil {
 		return
 	}
 	if !p.bytes {
-		p.bar.Add64(1)
+		p.bar.Add64(added)
 		return
 	}
 	p.bar.Describe(fmt.Sprintf("%s: %d files", p.what, p.objects))
-	p.bar.Add64(n)
+	p.bar.Add64(grown)
 }
 
 // done clears the display and, on a terminal, prints summary (if not
