@@ -46,10 +46,7 @@ func runCaps(e *env, args []string) error {
 		return usagef("at most one DIR, got %d", len(operands))
 	}
 
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}

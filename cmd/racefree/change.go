@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -9,6 +10,54 @@ import (
 	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/opath"
 )
+
+// changeArgs parses the command line of chown and chmod: [-R] FIRST PATH...,
+// with --root or --in-root, where FIRST is what is given to each PATH
+// (OWNER[:GROUP], MODE). FIRST may start with '-' when dashFirst accepts
+// it ("-w" is a mode, not a flag, as in chmod(1)).
+func changeArgs(e *env, name, first string, args []string, dashFirst func(string) bool) (arg string, paths []string, recursive bool, s *scope, err error) {
+	flags := newFlags(name)
+	flags.BoolVar(&recursive, "R", false, "change PATH and everything below it, never following a symlink or entering another mount")
+	flags.BoolVar(&recursive, "recursive", false, "same as -R")
+	rf := addRootFlags(flags)
+	arg, args = takeDashFirst(flags, args, dashFirst)
+	operands, err := parseFlags(flags, e, args)
+	if err != nil {
+		return "", nil, false, nil, err
+	}
+	if arg != "" {
+		operands = append([]string{arg}, operands...)
+	}
+	if len(operands) < 2 {
+		return "", nil, false, nil, usagef("want %s and at least one PATH, got %d operands", first, len(operands))
+	}
+	if s, err = rf.open(operands); err != nil {
+		return "", nil, false, nil, err
+	}
+	return operands[0], operands[1:], recursive, s, nil
+}
+
+// takeDashFirst takes out the first argument before "--" that starts with
+// '-', is no flag of fs and that dashFirst accepts, which the flag parser
+// would otherwise take for flags.
+func takeDashFirst(fs *flag.FlagSet, args []string, dashFirst func(string) bool) (string, []string) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 && !isFlag(fs, a) && dashFirst(a) {
+			return a, append(args[:i:i], args[i+1:]...)
+		}
+	}
+	return "", args
+}
+
+// isFlag reports whether a is one of fs's flags, alone, combined ("-Rf")
+// or with its value ("--root=d").
+func isFlag(fs *flag.FlagSet, a string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	return fs.Lookup(name) != nil || combinedFlags(fs, a)
+}
 
 // change is what chown and chmod do to each PATH: one object through a
 // handle of it, or (-R) the tree under it through the library's walk.

@@ -22,9 +22,6 @@ func runInstall(e *env, args []string) error {
 	if len(operands) != 2 {
 		return usagef("want SRC_DIR and DEST, got %d operands", len(operands))
 	}
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
 	if *keep != "" && (strings.Contains(*keep, "/") || *keep == "." || *keep == "..") {
 		return usagef("--keep-previous %q: want a name in DEST's directory, without '/'", *keep)
 	}
@@ -33,7 +30,7 @@ func runInstall(e *env, args []string) error {
 		return usagef("DEST %q: want a name to install the tree under, not \"/\", \".\" or \"..\"", dest.arg)
 	}
 
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}

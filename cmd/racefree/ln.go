@@ -23,10 +23,7 @@ func runLn(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}

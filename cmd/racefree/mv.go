@@ -27,10 +27,7 @@ func runMv(e *env, args []string) error {
 	if len(operands) != 2 {
 		return usagef("want SRC and DST, got %d operands", len(operands))
 	}
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}

@@ -61,10 +61,13 @@ func addRootFlags(fs *flag.FlagSet) *rootFlags {
 	return rf
 }
 
-// open opens the directory --root or --in-root names: the scope of every
-// operand of the command. Without either, operands are paths, resolved as
-// any shell tool resolves them.
-func (rf *rootFlags) open() (*scope, error) {
+// open checks the command's operands and opens the directory --root or
+// --in-root names: the scope of every operand. Without either, operands
+// are paths, resolved as any shell tool resolves them.
+func (rf *rootFlags) open(operands []string) (*scope, error) {
+	if err := checkOperands(operands); err != nil {
+		return nil, err
+	}
 	switch {
 	case rf.beneath != "" && rf.inRoot != "":
 		return nil, usagef("--root and --in-root exclude each other")

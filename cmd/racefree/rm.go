@@ -31,10 +31,7 @@ func runRm(e *env, args []string) error {
 		}
 		return usagef("missing PATH")
 	}
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,6 @@ func runWrite(e *env, args []string) error {
 	if len(operands) != 1 {
 		return usagef("want exactly one DEST, got %d", len(operands))
 	}
-	if err := checkOperands(operands); err != nil {
-		return err
-	}
 	var mode *fs.FileMode
 	if *modeArg != "" {
 		m, err := parseMode(*modeArg)
@@ -33,15 +30,15 @@ func runWrite(e *env, args []string) error {
 		mode = &m
 	}
 
-	dest := parseEntry(operands[0])
-	if !dest.isEntry() || dest.slash {
-		return fmt.Errorf("%s: %s", quote(dest.arg), syscall.EISDIR)
-	}
-	s, err := rf.open()
+	s, err := rf.open(operands)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	dest := parseEntry(operands[0])
+	if !dest.isEntry() || dest.slash {
+		return fmt.Errorf("%s: %s", quote(dest.arg), syscall.EISDIR)
+	}
 	d, err := s.parent(dest)
 	if err != nil {
 		return err
