@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/racefree/racefree/capability"
-	"github.com/racefree/racefree/internal/reexec"
 )
 
 // binary is the racefree command, built once by TestMain.
@@ -33,7 +32,7 @@ func TestMain(m *testing.M) {
 // internal/reexec): every command test holds for root and for a normal
 // user.
 func buildAndRun(m *testing.M) int {
-	if bin := os.Getenv(binaryEnv); bin != "" && reexec.IsChild() {
+	if bin, ok := builtByParent(); ok {
 		binary = bin
 		return m.Run()
 	}
@@ -55,16 +54,8 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if reexec.Wanted() {
-		// The capability profiles are covered by
-		// TestCommandsWithoutPrimitives; only the user changes.
-		children := reexec.Children([]string{os.Getenv(capability.EnvDisable)})
-		for _, c := range children {
-			c.Env = append(c.Env, binaryEnv+"="+binary)
-		}
-		if reexec.Start(children)() != 0 && code == 0 {
-			code = 1
-		}
+	if rerunAsNobody() != 0 && code == 0 {
+		code = 1
 	}
 	return code
 }
