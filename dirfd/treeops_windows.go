@@ -18,3 +18,8 @@ func (d *Dir) ChownTree(name string, uid, gid int, opts ...WalkOption) error {
 func (d *Dir) ChmodTree(name string, mode func(path string, info fs.FileInfo) fs.FileMode, opts ...WalkOption) error {
 	return unsupported("chmod", name)
 }
+
+// CopyTree is not supported on Windows.
+func CopyTree(dst *Dir, dstName string, src *Dir, srcName string, opts ...CopyOption) error {
+	return unsupported("copy", srcName)
+}
