@@ -111,8 +111,7 @@ func (c *change) operand(s *scope, arg string) error {
 	return nil
 }
 
-// treeError names the object a tree operation failed on, below arg: the
-// library names it by the walk's path, which starts with name.
+// treeError names the object a tree operation failed on, below arg.
 func (c *change) treeError(arg, name string, err error) error {
 	if err == nil {
 		return nil
@@ -120,14 +119,7 @@ func (c *change) treeError(arg, name string, err error) error {
 	at := arg
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		rel := strings.TrimPrefix(pe.Path, strings.TrimSuffix(name, "/"))
-		if name == "." && pe.Path != "." {
-			rel = "/" + pe.Path
-		}
-		at = strings.TrimRight(arg, "/") + rel
-		if at == "" {
-			at = arg
-		}
+		at = below(arg, name, pe.Path)
 	}
 	if errors.Is(err, dirfd.ErrHardLinked) {
 		return fmt.Errorf("%s: left unchanged: a regular file with several hard links, which anyone may make here (fs.protected_hardlinks is off)", quote(at))

@@ -9,6 +9,7 @@
 //	racefree rm [-r] [-f] PATH...
 //	racefree chown [-R] OWNER[:GROUP] PATH...
 //	racefree chmod [-R] MODE PATH...
+//	racefree cp -a [--special] SRC DST | -a [--special] SRC... DIR
 //	racefree install [--verify CMD] [--keep-previous NAME] SRC_DIR DEST
 //	racefree write [--mode M] DEST
 //	racefree resolve [--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH
@@ -19,7 +20,7 @@
 // directory that is removed again). resolve shows where PATH lands inside
 // the root directory, or why it is refused.
 //
-// ln, mv, rm, chown, chmod and write follow coreutils. Each resolves the
+// ln, mv, rm, chown, chmod, cp and write follow coreutils. Each resolves the
 // directory that holds an operand's last component once, and from then on
 // acts only through a descriptor of that directory, so nothing another
 // user does to the names meanwhile can redirect the operation: ln -f
@@ -28,7 +29,8 @@
 // examined, and write publishes a complete, synced file or nothing. rm -r,
 // chown -R and chmod -R walk the tree by descriptor, never follow a
 // symlink, never enter another mount, and go on past an entry they cannot
-// change, reporting the first failure at the end.
+// change, reporting the first failure at the end. cp -a reads the source
+// only through descriptors and never replaces an existing name.
 //
 // install copies SRC_DIR as cp -a would (files, directories, symlinks, hard
 // links, modes, times, and owners when run as root) into a private staging
@@ -91,6 +93,7 @@ var commands = []command{
 	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
 	{"chown", "[-R] OWNER[:GROUP] PATH...", "change the owner and group of each PATH (-R: and of everything below it), symlinks themselves, never followed", runChown},
 	{"chmod", "[-R] MODE PATH...", "change the mode of each PATH (-R: and of everything below it) as chmod(1) does, symbolic modes and X included; symlinks are neither changed nor followed", runChmod},
+	{"cp", "-a [--special] SRC DST | -a [--special] SRC... DIR", "copy as cp -a does, reading the source only through descriptors; never replaces anything", runCp},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
 	{"resolve", "[--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},

@@ -197,6 +197,20 @@ func checkOperands(operands []string) error {
 	return nil
 }
 
+// below names, for messages, the object at walk path p below the operand
+// arg, which reached the library as name (s.object): a tree operation
+// names the objects it meets by paths that start with name.
+func below(arg, name, p string) string {
+	rel := strings.TrimPrefix(p, strings.TrimSuffix(name, "/"))
+	if name == "." && p != "." {
+		rel = "/" + p
+	}
+	if at := strings.TrimRight(arg, "/") + rel; at != "" {
+		return at
+	}
+	return arg
+}
+
 // inDir names entry name of the directory operand dir for messages.
 func inDir(dir, name string) string {
 	if dir == "" {

@@ -39,7 +39,7 @@ func TestRootConfinesEveryCommand(t *testing.T) {
 		name  string
 		args  []string // after the command name and --root jail
 		stdin string
-		naive string // the same by path, run with sh -c in the fixture
+		naive string // the same by path, run with sh -c in the fixture ("": caps, which changes nothing)
 		// made is a name inside jail/ that the escape must not create
 		// (a hard link to an outside file changes nothing outside).
 		made string
@@ -63,7 +63,12 @@ func TestRootConfinesEveryCommand(t *testing.T) {
 		{name: "write through ..", args: []string{"write", "../outside/new"}, stdin: "pwned", naive: "cat > jail/../outside/new"},
 		{name: "install out", args: []string{"install", "src", "esc/new"}, naive: "cp -a jail/src jail/esc/new"},
 		{name: "install from outside", args: []string{"install", "esc/dir", "copy"}, naive: "rm -r jail/esc/dir", made: "copy"},
-		{name: "caps of a directory outside", args: []string{"caps", "esc"}, naive: "rm jail/esc/secret"},
+		{name: "caps of a directory outside", args: []string{"caps", "esc"}},
+		{name: "cp out", args: []string{"cp", "-a", "f", "esc/f"}, naive: "cp -a jail/f jail/esc/f"},
+		{name: "cp into a directory outside", args: []string{"cp", "-a", "f", "up/outside"}, naive: "cp -a jail/f jail/up/outside"},
+		{name: "cp from outside", args: []string{"cp", "-a", "abs/secret", "stolen"}, naive: "cp -a jail/abs/secret jail/stolen", made: "stolen"},
+		{name: "chmod -R through a symlinked directory", args: []string{"chmod", "-R", "777", "esc/"}, naive: "chmod -R 777 jail/esc/"},
+		{name: "chmod through ..", args: []string{"chmod", "777", "../outside/secret"}, naive: "chmod 777 jail/../outside/secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
@@ -83,6 +88,9 @@ func TestRootConfinesEveryCommand(t *testing.T) {
 				wantMissing(t, filepath.Join(base, "jail", tc.made))
 			}
 
+			if tc.naive == "" {
+				return
+			}
 			// The naive control, on a fresh copy of the fixture.
 			naiveBase := t.TempDir()
 			makeTree(t, naiveBase, jailTree(naiveBase)...)
@@ -123,6 +131,14 @@ func TestInRootKeepsEveryOperandInside(t *testing.T) {
 			check: func(t *testing.T, j string) { wantLink(t, filepath.Join(j, "sub/passwd"), "/etc/passwd") }},
 		{name: "ln of a file named absolutely", args: []string{"ln", "/f", "/sub/hl"},
 			check: func(t *testing.T, j string) { wantSameFile(t, filepath.Join(j, "f"), filepath.Join(j, "sub/hl")) }},
+		{name: "cp between absolute names", args: []string{"cp", "-a", "/src", "/up/../copy"},
+			check: func(t *testing.T, j string) { wantContent(t, filepath.Join(j, "copy/a"), "x") }},
+		{name: "chmod through an absolute symlink", args: []string{"chmod", "600", "/rootabs/g"},
+			check: func(t *testing.T, j string) {
+				if fi, err := os.Lstat(filepath.Join(j, "sub/g")); err != nil || fi.Mode() != 0o600 {
+					t.Errorf("sub/g: %v, %v; want mode 0600", fi, err)
+				}
+			}},
 		{name: "install at an absolute name", args: []string{"install", "/src", "/up/copy"},
 			check: func(t *testing.T, j string) { wantContent(t, filepath.Join(j, "copy/a"), "x") }},
 	} {
@@ -149,6 +165,7 @@ func TestRootUsage(t *testing.T) {
 	makeTree(t, dir, "file f")
 	for cmd, operands := range map[string][]string{
 		"ln": {"x", "y"}, "mv": {"x", "y"}, "rm": {"y"}, "write": {"y"}, "install": {"x", "y"}, "caps": {"y"}, "resolve": {"y"},
+		"chown": {"0", "y"}, "chmod": {"644", "y"}, "cp": {"-a", "x", "y"},
 	} {
 		r := racefree(t, dir, nil, append([]string{cmd, "--root", ".", "--in-root", "."}, operands...)...)
 		r.expect(t, 2, nil, []string{"racefree: " + cmd + ": --root and --in-root exclude each other"})
