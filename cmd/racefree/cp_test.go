@@ -31,7 +31,10 @@ func cpCases() []cmdCase {
 			check: func(t *testing.T, r string) { wantLink(t, j(r, "m"), "/etc/passwd") }},
 		{name: "into a directory", tree: append(sourceTree("src"), "dir d"), args: []string{"cp", "-a", "src", "d"}, check: sameTree("d/src", "src")},
 		{name: "several into a directory", tree: []string{"file a x", "dir b/c", "dir d"}, args: []string{"cp", "--archive", "a", "b", "d/"},
-			check: func(t *testing.T, r string) { wantContent(t, j(r, "d/a"), "x"); wantSameTree(t, j(r, "d/b"), j(r, "b")) }},
+			check: func(t *testing.T, r string) {
+				wantContent(t, j(r, "d/a"), "x")
+				wantSameTree(t, j(r, "d/b"), j(r, "b"))
+			}},
 		{name: "a directory named by position", tree: []string{"file s/a x"}, args: []string{"cp", "-a", "s/.", "t"},
 			check: func(t *testing.T, r string) { wantSameTree(t, j(r, "t"), j(r, "s")) }},
 		{name: "never over an existing file", tree: []string{"file a new", "file b old"}, args: []string{"cp", "-a", "a", "b"},
