@@ -87,6 +87,7 @@ func BenchmarkStat(b *testing.B)           { benchOp(b, "Stat") }
 func BenchmarkMkdirAll(b *testing.B)       { benchOp(b, "MkdirAll") }
 func BenchmarkRemoveAll(b *testing.B)      { benchOp(b, "RemoveAll") }
 func BenchmarkRemoveIfSame(b *testing.B)   { benchOp(b, "RemoveIfSame") }
+func BenchmarkRenameIfSame(b *testing.B)   { benchOp(b, "RenameIfSame") }
 func BenchmarkReplaceSymlink(b *testing.B) { benchOp(b, "ReplaceSymlink") }
 func BenchmarkWriteFile(b *testing.B)      { benchOp(b, "WriteFile") }
 func BenchmarkInstall(b *testing.B)        { benchOp(b, "Install") }

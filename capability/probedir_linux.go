@@ -1,8 +1,6 @@
 package capability
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,22 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/staging"
 )
 
 // DetailConfirmed is the Detail ProbeDir gives a per-filesystem feature it
 // tried successfully on the directory's filesystem.
 const DetailConfirmed = "confirmed on this filesystem"
 
-// probeDirPrefix starts the name of ProbeDir's scratch directory, so that a
-// leftover (after a kill at the wrong instant) is recognisable.
-const probeDirPrefix = ".racefree-probe-"
-
-// tmpfileName is the name the o_tmpfile trial gives its unnamed file.
+// tmpfileName is the name the o_tmpfile trial gives its unnamed file; the
+// other trials use "a" to "d" (staging.ProbeNames lists them all).
 const tmpfileName = "t"
-
-// The names ProbeDir creates inside its scratch directory, all removed
-// before it returns.
-var probeNames = []string{"a", "b", "c", "d", tmpfileName}
 
 // ProbeDir actively probes the per-filesystem features (o_tmpfile,
 // rename_noreplace, rename_exchange, rename_whiteout) on the filesystem of
@@ -33,7 +25,7 @@ var probeNames = []string{"a", "b", "c", "d", tmpfileName}
 //
 // It works in a private scratch directory it creates in dirfd (mode 0700,
 // named ".racefree-probe-" and random hex), opens without following
-// symlinks and checks with fstat (a directory, owned by us, on the same
+// symlinks and checks (an empty directory of ours, mode 0700, on the same
 // device) before using it, through its descriptor only. Because the probe
 // owns every object involved, an "unsupported" errno (EINVAL included) is
 // unambiguous there: the feature is recorded missing for that filesystem
@@ -77,46 +69,28 @@ func ProbeDir(dirfd int) (Report, error) {
 // probeScratch creates the scratch directory, runs the feature trials in it
 // and removes it. It returns, per feature tried and not found missing,
 // the Detail to report.
+//
+// The scratch directory is a private one (internal/staging, kind Probe),
+// born verified (DESIGN.md S1): made with a 128-bit random name, opened
+// without following symlinks and used only if it is an empty directory of
+// ours, of mode 0700, on this device. Between mkdirat and openat another
+// user with write access to dirfd could exchange it with any other entry,
+// a private directory of ours included; the trials would then create and
+// remove names in that directory, so anything else is left as found.
 func probeScratch(dirfd int, dev uint64) (map[Feature]string, error) {
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, err
-	}
-	name := probeDirPrefix + hex.EncodeToString(rnd[:])
-	if err := eintr.Retry(func() error { return unix.Mkdirat(dirfd, name, 0o700) }); err != nil {
-		return nil, &fs.PathError{Op: "mkdirat", Path: name, Err: err}
-	}
-	// Open it without following a symlink: between mkdirat and here another
-	// user with write access to dirfd may have renamed it away and put
-	// something else under the name.
-	fd, err := eintr.Retry1(func() (int, error) {
-		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	})
+	s, err := staging.Create(dirfd, staging.Probe)
 	if err != nil {
-		removeScratchDir(dirfd, name, nil)
-		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
+		return nil, &fs.PathError{Op: "mkdirat", Path: staging.Probe.Prefix() + "*", Err: err}
 	}
 	var st unix.Stat_t
-	err = eintr.Retry(func() error { return unix.Fstat(fd, &st) })
-	switch {
-	case err != nil:
-		err = &fs.PathError{Op: "fstat", Path: name, Err: err}
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != unix.Geteuid() || uint64(st.Dev) != dev:
-		// Not the directory we made (or a filesystem that does not record
-		// owners, such as vfat): somebody may have replaced it, so leave
-		// whatever is under the name alone.
-		unix.Close(fd)
-		return nil, &fs.PathError{Op: "probe", Path: name, Err: errors.New("scratch directory is not a directory of ours on this device; left in place")}
+	if err := eintr.Retry(func() error { return unix.Fstat(s.Fd, &st) }); err != nil || uint64(st.Dev) != dev {
+		// A mount point under the name: not the filesystem to probe.
+		s.Close()
+		return nil, &fs.PathError{Op: "probe", Path: s.Name, Err: errors.New("scratch directory is not on the directory's device; left in place")}
 	}
-	if err != nil {
-		unix.Close(fd)
-		removeScratchDir(dirfd, name, nil)
-		return nil, err
-	}
-	defer removeScratchDir(dirfd, name, &st)
-	defer unix.Close(fd)
-	defer removeProbeNames(fd)
-	return tryFeatures(fd, dev), nil
+	defer s.Remove()
+	defer removeProbeNames(s.Fd)
+	return tryFeatures(s.Fd, dev), nil
 }
 
 // tryFeatures runs the trials inside the scratch directory fd.
@@ -325,23 +299,7 @@ func inode(dir int, name string) (uint64, error) {
 // directory. Nobody else can create anything in it (mode 0700, ours), so
 // these are the only names there can be.
 func removeProbeNames(fd int) {
-	for _, n := range probeNames {
+	for _, n := range staging.ProbeNames {
 		eintr.Retry(func() error { return unix.Unlinkat(fd, n, 0) })
 	}
-}
-
-// removeScratchDir removes the scratch directory name from dirfd. With
-// want set it removes it only while the name still refers to that inode,
-// so that a directory someone else put under the name is left alone. In any
-// case rmdir removes only an empty directory (a symlink under the name
-// gives ENOTDIR), so nothing of anyone else's can be lost even if the name
-// is swapped between the check and the call.
-func removeScratchDir(dirfd int, name string, want *unix.Stat_t) {
-	if want != nil {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Dev != want.Dev || st.Ino != want.Ino {
-			return
-		}
-	}
-	eintr.Retry(func() error { return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
 }

@@ -25,7 +25,8 @@ import (
 	"github.com/racefree/racefree/dirfd"
 )
 
-// stagingLeftovers lists the entries of dir that carry the staging prefix.
+// stagingLeftovers lists the entries of dir that carry the staging prefix,
+// but for the empty stages that open Dirs keep (see keptStage).
 func stagingLeftovers(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -34,9 +35,13 @@ func stagingLeftovers(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".racefree-") {
-			out = append(out, e.Name())
+		if !strings.HasPrefix(e.Name(), ".racefree-") {
+			continue
 		}
+		if fi, err := e.Info(); err == nil && keptStage(filepath.Join(dir, e.Name()), fi) {
+			continue
+		}
+		out = append(out, e.Name())
 	}
 	return out
 }
@@ -201,7 +206,8 @@ func TestWriteFileFIFO(t *testing.T) {
 }
 
 // TestWriteFileKeepsOwner: as root, the replacement gets the old file's
-// owner and group, and the set-id bits that fchown would clear survive.
+// owner, group and permissions, but not its set-ID bits (S7: they vouched
+// for the old content).
 func TestWriteFileKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give a file to another user")
@@ -229,8 +235,67 @@ func TestWriteFileKeepsOwner(t *testing.T) {
 	if st.Uid != nobodyID || st.Gid != nobodyID {
 		t.Errorf("owner %d:%d, want %d:%d", st.Uid, st.Gid, nobodyID, nobodyID)
 	}
-	if want := fs.ModeSetuid | fs.ModeSetgid | 0o750; fi.Mode() != want {
+	if want := fs.FileMode(0o750); fi.Mode() != want {
 		t.Errorf("mode %v, want %v", fi.Mode(), want)
+	}
+}
+
+// TestReplaceDropsSetID pins S7 for every user: new content published over
+// a set-user-ID or set-group-ID file never carries those bits, by
+// WriteFile or by CreateAtomic's Commit, unless AtomicFile.Chmod sets
+// them; the other bits are kept.
+func TestReplaceDropsSetID(t *testing.T) {
+	root := t.TempDir()
+	d := openDir(t, root)
+	for _, c := range []struct {
+		name  string
+		old   fs.FileMode
+		write func(name string) error
+		want  fs.FileMode
+	}{
+		{"setuid by WriteFile", fs.ModeSetuid | 0o755, func(n string) error { return d.WriteFile(n, []byte("new"), 0o600) }, 0o755},
+		{"setgid by WriteFile", fs.ModeSetgid | 0o750, func(n string) error { return d.WriteFile(n, []byte("new"), 0o600) }, 0o750},
+		{"both and sticky by Commit", fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky | 0o711, func(n string) error {
+			f, err := d.CreateAtomic(n, 0o600)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			f.WriteString("new")
+			return f.Commit()
+		}, fs.ModeSticky | 0o711},
+		{"asked for by Chmod", 0o755, func(n string) error {
+			f, err := d.CreateAtomic(n, 0o600)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			f.WriteString("new")
+			if err := f.Chmod(fs.ModeSetuid | 0o755); err != nil {
+				return err
+			}
+			return f.Commit()
+		}, fs.ModeSetuid | 0o755},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(root, strings.ReplaceAll(c.name, " ", "-"))
+			if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, c.old); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.write(filepath.Base(p)); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode() != c.want {
+				t.Errorf("mode %v, want %v", fi.Mode(), c.want)
+			}
+		})
 	}
 }
 
@@ -304,7 +369,16 @@ func TestCreateAtomicRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	stages := stagingLeftovers(t, root)
+	var stages []string
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".racefree-") {
+			stages = append(stages, e.Name())
+		}
+	}
 	if len(stages) != 1 {
 		t.Fatalf("stages during CreateAtomic: %v, want one", stages)
 	}

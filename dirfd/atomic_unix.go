@@ -35,8 +35,9 @@ import (
 // at name fail with EISDIR. A FIFO, socket or device at name is not
 // replaced (EINVAL). On any error, including ENOSPC and EDQUOT, the old file
 // is left as it was and nothing staged is left behind. A process killed
-// during WriteFile leaves the old or the new file whole and at most an
-// empty or half-filled staging directory, which RemoveStale removes.
+// during WriteFile leaves the old or the new file whole and at most a
+// half-written file in the Dir's staging directory, which RemoveStale
+// removes.
 func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	f, err := d.CreateAtomic(name, perm)
 	if err != nil {
@@ -56,16 +57,16 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // writes.
 //
 // Where the content lives until Commit: in a private staging directory
-// (mode 0700, named ".racefree-" and random hex) that CreateAtomic makes
-// next to the final name and uses only through its descriptor, so no other
-// user can replace, read or link the staged file (G2). On Linux, where the
-// filesystem has O_TMPFILE and this process can give a descriptor a name
-// (capability o_tmpfile, and link_empty_path or link_proc_fd), the file is
-// unnamed until Commit links it into the stage; elsewhere it is created
-// there under a fixed name with O_EXCL. Both routes give the same
-// guarantees; the unnamed file leaves no data behind when the process dies
-// before Commit, only the empty staging directory, which RemoveStale
-// removes. A filesystem that opens unnamed files but cannot link them
+// (mode 0700, named ".racefree-" and random hex) next to the final name,
+// made and verified the first time the Dir writes into that directory,
+// kept until the Dir is closed, and used only through its descriptor, so
+// no other user can replace, read or link the staged file (G2; DESIGN.md
+// S1 to S3). On Linux, where the filesystem has O_TMPFILE and this process
+// can give a descriptor a name (capability o_tmpfile, and link_empty_path
+// or link_proc_fd), the file is unnamed until Commit links it into the
+// stage; elsewhere it is created there under a fresh name with O_EXCL.
+// Both routes give the same guarantees; the unnamed file leaves no data
+// behind when the process dies before Commit. A filesystem that opens unnamed files but cannot link them
 // (some FUSE and network filesystems answer EXDEV or EPERM) is learned by
 // capability.ProbeDir, or at the first Commit there, which then copies the
 // content into a named file in the stage and goes on; later files there
@@ -80,13 +81,17 @@ func (d *Dir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 type AtomicFile struct {
 	*os.File
 	name   string // as given to CreateAtomic, for errors
-	dir    int    // the directory that will hold last: rename target, fsync'ed
 	last   string
+	stages *stageCache // the Dir's, which keeps stage
+	// stage is the private stage in the directory that will hold last,
+	// and stage.Parent that directory, open for reading: the rename
+	// target, fsync'ed after the rename.
 	stage  *staging.Dir
 	staged string // the file's name in the stage; "" while an O_TMPFILE is unnamed
-	// syncfs: dir could not be opened for reading (a write-only directory),
-	// so its entry is made durable by syncing the whole filesystem.
-	syncfs bool
+	// syncfs, where the directory could not be opened for reading (a
+	// write-only directory), is a descriptor of it to rename into, and its
+	// entry is made durable by syncing the whole filesystem; else -1.
+	syncfs int
 	// old is the lstat of the file being replaced, whose owner and mode
 	// the new one gets; nil for a new name.
 	old *unix.Stat_t
@@ -105,10 +110,6 @@ const (
 	atomicDiscarded
 )
 
-// stagedName is the name the file has inside its private stage, where no
-// one else can create or replace an entry, so a fixed name is safe.
-const stagedName = "file"
-
 // errCommitted is returned by a second Commit.
 var errCommitted = fmt.Errorf("already committed: %w", fs.ErrClosed)
 
@@ -118,7 +119,7 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 
 // CreateAtomic starts an atomic replacement of name: it resolves name as
 // WriteFile does (following a final symlink inside the tree), and returns
-// a new, empty file in a private staging directory next to it. Nothing is
+// a new, empty file in the private staging directory next to it. Nothing is
 // visible under name until Commit; Close without Commit discards
 // everything. perm (less the umask) is the new file's mode when name does
 // not exist; an existing file's mode is kept.
@@ -130,16 +131,19 @@ var errNotRegular = fmt.Errorf("not a regular file, not replaced: %w", unix.EINV
 // anything is created.
 //
 // Cost of WriteFile replacing a file in the Dir's own directory, on Linux
-// with O_TMPFILE: 17 system calls (16 on the named route), two of them
-// fsync, the file's and then its directory's: the second is what makes the
-// rename itself durable. On a journalling filesystem the stage's mkdir and
-// rmdir, which wait for the journal, and that second fsync are most of
-// the difference from an atomic write that skips them.
+// with O_TMPFILE, once the stage exists: 11 system calls (fstatat of the
+// old file, openat O_TMPFILE and the fcntl of os.NewFile, write, linkat
+// into the stage, fstat, fsync, renameat, fsync of the directory, close),
+// two of them fsync, the file's
+// and then its directory's: the second is what makes the rename itself
+// durable, and is the difference from an atomic write that skips it. The
+// first write into a directory also makes the stage (mkdirat, openat,
+// fstat, statx, a listing, an openat of the directory).
 func (d *Dir) CreateAtomic(name string, perm fs.FileMode) (*AtomicFile, error) {
 	var f *AtomicFile
 	err := d.do(name, func() error {
 		return d.replaceTarget(name, func(parent int, last string, old *unix.Stat_t) (err error) {
-			f, err = newAtomicFile(parent, last, old, fileinfo.Perm(perm), name, d.join(name))
+			f, err = newAtomicFile(d.stages, parent, last, old, fileinfo.Perm(perm), name, d.join(name))
 			return err
 		})
 	})
@@ -201,67 +205,92 @@ func (d *Dir) replaceTarget(name string, f func(parent int, last string, old *un
 	return unix.ELOOP
 }
 
-// newAtomicFile creates the stage in parent and the file in it. It owns
-// nothing of the caller's: parent is only borrowed.
-func newAtomicFile(parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
-	f := &AtomicFile{name: name, last: last}
-	// The rename goes into parent, which the caller closes when we return,
-	// and fsync needs a descriptor open for reading (parent may be O_PATH).
-	f.dir, err = openat(parent, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err == unix.EACCES && haveSyncfs {
-		// A directory we may write and search but not read (mode 0311
-		// drop boxes): keep a duplicate for the rename and sync the whole
-		// filesystem instead of the directory.
-		f.syncfs = true
-		f.dir, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			closeFd(f.dir)
-		}
-	}()
-	// The filesystem, for what has been learned about O_TMPFILE on it.
-	var dev uint64
+// newAtomicFile creates the file in the stage that stages keeps for
+// parent. It owns nothing of the caller's: parent is only borrowed.
+func newAtomicFile(stages *stageCache, parent int, last string, old *unix.Stat_t, perm uint32, name, fileName string) (_ *AtomicFile, err error) {
+	f := &AtomicFile{name: name, last: last, stages: stages, syncfs: -1}
 	if old != nil {
-		dev = uint64(old.Dev)
 		// Created with the old file's permissions, so that Commit seldom
 		// has to change them: nobody else can reach the file in the stage
-		// whatever its mode.
-		f.old, perm = old, uint32(old.Mode)&0o7777
-	} else {
-		var st unix.Stat_t
-		if err := eintr.Retry(func() error { return unix.Fstat(f.dir, &st) }); err != nil {
+		// whatever its mode. Not its set-ID bits (S7): they vouched for
+		// the old content, and new content gets them only from Chmod.
+		f.old, perm = old, keptPerm(old)
+	}
+	var fd int
+	f.stage, err = stages.Hold(parent, staging.Stage, func(stage *staging.Dir) (err error) {
+		if !stage.ParentReadable && !haveSyncfs {
+			// Nothing could make the rename durable: fail before
+			// anything is created.
+			return unix.EACCES
+		}
+		fd, f.staged, err = createStaged(stage, stage.Dev(), perm)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !f.stage.ParentReadable {
+		// A directory we may write and search but not read (mode 0311
+		// drop boxes): sync the whole filesystem instead of the
+		// directory, through a descriptor of the file's own.
+		if f.syncfs, err = unix.FcntlInt(uintptr(parent), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			closeFd(fd)
+			f.discardStaged()
 			return nil, err
 		}
-		dev = uint64(st.Dev)
 	}
-	if f.stage, err = staging.Create(f.dir); err != nil {
-		return nil, err
-	}
-	fd, staged, err := createStaged(f.stage, dev, perm)
-	if err != nil {
-		f.stage.Remove()
-		return nil, err
-	}
-	f.staged = staged
 	f.File = os.NewFile(uintptr(fd), fileName)
 	// A safety net for an AtomicFile dropped without Close: the file closes
-	// itself, the two directory descriptors are closed here. The staging
-	// directory stays behind for RemoveStale.
-	f.cleanup = runtime.AddCleanup(f, func(fds [2]int) {
-		closeFd(fds[0])
-		closeFd(fds[1])
-	}, [2]int{f.dir, f.stage.Fd})
+	// itself, the stage is let go of here. Whatever was staged stays
+	// behind for RemoveStale.
+	type owned struct {
+		syncfs int
+		stages *stageCache
+		stage  *staging.Dir
+	}
+	f.cleanup = runtime.AddCleanup(f, func(o owned) {
+		if o.syncfs >= 0 {
+			closeFd(o.syncfs)
+		}
+		o.stages.Drop(o.stage)
+	}, owned{f.syncfs, stages, f.stage})
 	return f, nil
 }
 
-// createNamed creates the file under stagedName in the stage.
+// discardStaged removes the staged file if it is still in the stage (by
+// the name we gave it: S2), and lets go of the stage, which the Dir keeps
+// for later (or removes, when it was made for this file alone).
+func (f *AtomicFile) discardStaged() error {
+	var err error
+	if f.staged != "" {
+		err = unlinkat.Unlink(f.stage.Fd, f.staged)
+	}
+	if rerr := f.stages.Release(f.stage); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// dir is the directory that will hold the file: the rename's target.
+func (f *AtomicFile) dir() int {
+	if f.syncfs >= 0 {
+		return f.syncfs
+	}
+	return f.stage.Parent
+}
+
+// keptPerm is the mode a replacement of old is created with and published
+// with, unless AtomicFile.Chmod says otherwise: old's permission and sticky
+// bits, without set-user-ID and set-group-ID (S7).
+func keptPerm(old *unix.Stat_t) uint32 {
+	return uint32(old.Mode) & 0o7777 &^ (unix.S_ISUID | unix.S_ISGID)
+}
+
+// createNamed creates the file under a fresh name in the stage.
 func createNamed(stage *staging.Dir, perm uint32) (int, string, error) {
-	fd, err := openat(stage.Fd, stagedName, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, perm)
-	return fd, stagedName, err
+	name := stage.NewName("file")
+	fd, err := openat(stage.Fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, perm)
+	return fd, name, err
 }
 
 // Commit publishes the file under its name, durably, in this order: the
@@ -316,7 +345,7 @@ func (f *AtomicFile) publish(durable bool) error {
 			return err
 		}
 	}
-	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir, f.last) }); err != nil {
+	if err := eintr.Retry(func() error { return unix.Renameat(f.stage.Fd, f.staged, f.dir(), f.last) }); err != nil {
 		return &fs.PathError{Op: "renameat", Path: f.name, Err: err}
 	}
 	f.staged = ""
@@ -330,10 +359,10 @@ func (f *AtomicFile) publish(durable bool) error {
 }
 
 // restoreOwnerAndMode gives the new file the old one's owner, group and
-// mode (usually nothing changes: the file was created with the old
-// permissions, and by the old owner more often than not).
+// mode less its set-ID bits (usually nothing changes: the file was created
+// with those permissions, and by the old owner more often than not).
 func (f *AtomicFile) restoreOwnerAndMode() error {
-	mode := fileinfo.Mode(uint32(f.old.Mode))
+	mode := fileinfo.Mode(uint32(f.old.Mode)&unix.S_IFMT | keptPerm(f.old))
 	if f.modeSet {
 		mode = f.mode
 	}
@@ -396,10 +425,10 @@ func (f *AtomicFile) Chmod(mode fs.FileMode) error {
 
 // syncDir makes the rename durable.
 func (f *AtomicFile) syncDir() error {
-	if f.syncfs {
+	if f.syncfs >= 0 {
 		return f.syncFilesystem()
 	}
-	return eintr.Retry(func() error { return fullFsync(f.dir) })
+	return eintr.Retry(func() error { return fullFsync(f.stage.Parent) })
 }
 
 // linkIntoStage names the unnamed file in the stage.
@@ -423,11 +452,10 @@ func (f *AtomicFile) linkIntoStage() error {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	var linkErr error
-	if err := rc.Control(func(fd uintptr) { linkErr = linkat.LinkFd(int(fd), f.stage.Fd, stagedName) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { linkErr = f.linkFd(int(fd)) }); err != nil {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: err}
 	}
 	if linkErr == nil {
-		f.staged = stagedName
 		return nil
 	}
 	if errors.Is(linkErr, unix.EXDEV) || capability.Unsupported(linkErr) {
@@ -450,6 +478,30 @@ func (f *AtomicFile) linkIntoStage() error {
 		return &fs.PathError{Op: "copy", Path: f.name, Err: fmt.Errorf("%w (after linkat: %v)", err, linkErr)}
 	}
 	return nil
+}
+
+// linkFd names the unnamed file fd in the stage. The stage held nothing
+// while the file was unnamed, so another user who may write its parent
+// (without the sticky bit) may have removed it meanwhile, as anyone may
+// remove an empty directory there: the link then fails with ENOENT, and
+// is made in a new stage instead.
+func (f *AtomicFile) linkFd(fd int) error {
+	name := f.stage.NewName("file")
+	err := linkat.LinkFd(fd, f.stage.Fd, name)
+	if errors.Is(err, unix.ENOENT) && f.stage.Gone() {
+		stage, aerr := f.stages.Acquire(f.dir(), staging.Stage)
+		if aerr != nil {
+			return err
+		}
+		f.stages.Drop(f.stage)
+		f.stage = stage
+		name = f.stage.NewName("file")
+		err = linkat.LinkFd(fd, f.stage.Fd, name)
+	}
+	if err == nil {
+		f.staged = name
+	}
+	return err
 }
 
 // copyIntoStage replaces the unnamed file by a named copy in the stage,
@@ -487,9 +539,8 @@ func (f *AtomicFile) copyIntoStage() error {
 	return nil
 }
 
-// Close discards the file unless Commit was called: it is closed, the
-// staging directory and everything in it removed, and name is left as it
-// was. After Commit it does nothing and returns nil.
+// Close discards the file unless Commit was called: it is closed, what
+// was staged removed, and name is left as it was. After Commit it does nothing and returns nil.
 func (f *AtomicFile) Close() error {
 	if f.state != atomicOpen {
 		return nil
@@ -498,22 +549,17 @@ func (f *AtomicFile) Close() error {
 	return f.release()
 }
 
-// release closes the file and the directory descriptors and removes the
-// stage with whatever is still in it.
+// release closes the file, discards what is still staged and closes the
+// descriptor kept for syncfs.
 func (f *AtomicFile) release() error {
 	f.cleanup.Stop()
 	err := f.File.Close()
-	if f.staged != "" {
-		// Unlinked by the name we gave it, so that staging.Remove finds
-		// the stage empty and need not list it.
-		if uerr := unlinkat.Unlink(f.stage.Fd, f.staged); err == nil {
-			err = uerr
-		}
+	if derr := f.discardStaged(); err == nil {
+		err = derr
 	}
-	if rerr := f.stage.Remove(); err == nil {
-		err = rerr
+	if f.syncfs >= 0 {
+		closeFd(f.syncfs)
 	}
-	closeFd(f.dir)
 	if err != nil && f.state == atomicDiscarded {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}

@@ -20,7 +20,8 @@ import (
 // Beneath expectation is not an escape twice: through a Dir, and with plain
 // os calls on a twin tree built from the same spec. Where nothing escapes, a
 // Dir must be indistinguishable from the path-based calls: same outcome
-// (success, or the same errno) and the same resulting tree.
+// (success, or the same errno) and the same resulting tree. The operations
+// that only look up are also asked of openat2 itself on the Dir's tree.
 func TestConsistencyWithOS(t *testing.T) {
 	for _, c := range escapeCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -37,8 +38,9 @@ func TestConsistencyWithOS(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, dirErr := applyDir(d, o, path)
+					fi, dirErr := applyDir(d, o, path)
 					d.Close()
+					checkAgainstKernel(t, dirParent+"/in", modes[0], o, path, fi, dirErr)
 					osErr := applyOS(twinParent+"/in", o, twinPath)
 
 					if dc, oc := outcomeClass(dirErr), outcomeClass(osErr); dc != oc {

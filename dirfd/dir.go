@@ -94,11 +94,14 @@ func Strict() Option { return func(c *config) { c.strict = true } }
 // concurrent use; Close may be called while other goroutines are using it,
 // and their operations then either complete or fail with fs.ErrClosed.
 type Dir struct {
-	name    string
-	ref     *fdRef
-	cfg     config
-	dev     uint64 // device of the directory: NoXDev checks and per-filesystem capabilities
-	sys     sysState
+	name string
+	ref  *fdRef
+	cfg  config
+	dev  uint64 // device of the directory: NoXDev checks and per-filesystem capabilities
+	sys  sysState
+	// stages are the private directories d has made in the directories it
+	// wrote into, kept until Close (DESIGN.md S3; see fallback.Stages).
+	stages  *stageCache
 	cleanup runtime.Cleanup
 }
 
@@ -113,21 +116,38 @@ func (d *Dir) Fd() uintptr { return uintptr(d.ref.fd) }
 // Close closes the directory. Operations already running finish first; the
 // descriptor is released when the last of them returns. Closing twice
 // returns fs.ErrClosed.
+//
+// Close also removes the private staging directories d keeps next to the
+// names it replaced (one per directory, see RemoveStale), once the last
+// operation or AtomicFile using each is done with it. One that cannot be
+// removed (an operation could not remove what it staged there) is left
+// for RemoveStale, and Close reports it.
 func (d *Dir) Close() error {
 	d.cleanup.Stop()
 	if err := d.ref.close(); err != nil {
+		return &fs.PathError{Op: "close", Path: d.name, Err: err}
+	}
+	if err := d.stages.Close(); err != nil {
 		return &fs.PathError{Op: "close", Path: d.name, Err: err}
 	}
 	return nil
 }
 
 func newDir(name string, fd int, dev uint64, cfg config) *Dir {
-	d := &Dir{name: name, ref: &fdRef{fd: fd}, cfg: cfg, dev: dev}
+	d := &Dir{name: name, ref: &fdRef{fd: fd}, cfg: cfg, dev: dev, stages: new(stageCache)}
+	d.stages.SetHome(fd)
 	d.sys = newSysState(cfg)
 	// A safety net only: a Dir that is dropped without Close must not leak
-	// its descriptor. Close stops it, so a reused descriptor number is
-	// never closed by mistake.
-	d.cleanup = runtime.AddCleanup(d, func(r *fdRef) { r.close() }, d.ref)
+	// its descriptor or its stages. Close stops it, so a reused descriptor
+	// number is never closed by mistake.
+	type owned struct {
+		ref    *fdRef
+		stages *stageCache
+	}
+	d.cleanup = runtime.AddCleanup(d, func(o owned) {
+		o.ref.close()
+		o.stages.Close()
+	}, owned{d.ref, d.stages})
 	return d
 }
 

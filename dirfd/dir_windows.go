@@ -87,6 +87,11 @@ func (d *Dir) Mkdir(name string, perm fs.FileMode) error { return unsupported("m
 // MkdirAll is not supported on Windows.
 func (d *Dir) MkdirAll(name string, perm fs.FileMode) error { return unsupported("mkdir", name) }
 
+// MkdirAllDir is not supported on Windows.
+func (d *Dir) MkdirAllDir(name string, perm fs.FileMode) (*Dir, error) {
+	return nil, unsupported("mkdir", name)
+}
+
 // Remove is not supported on Windows.
 func (d *Dir) Remove(name string) error { return unsupported("remove", name) }
 
@@ -104,3 +109,10 @@ func (d *Dir) Rename(oldname, newname string) error { return unsupported("rename
 
 // Capabilities reports nothing available on Windows.
 func (d *Dir) Capabilities() capability.Report { return capability.Probe() }
+
+// stageCache is empty: no Dir exists on Windows.
+type stageCache struct{}
+
+func (*stageCache) Close() error { return nil }
+
+func (*stageCache) SetHome(int) {}

@@ -445,12 +445,14 @@ var escapeCases = []escapeCase{
 	{
 		// A trailing slash makes open and stat follow the final symlink
 		// (Lstat too), while unlink and rename act on the link and refuse
-		// the slash on a non-directory.
+		// the slash on a non-directory. Rename onto "ld/" is EEXIST as
+		// os.Rename says, having seen a directory there; with NoSymlinks
+		// nothing is followed to see it, and renameat says ENOTDIR.
 		name:    "trailing slash on a symlink to a directory",
 		tree:    "symlink in/ld d/e",
 		path:    "ld/",
 		beneath: wantOps(okay, EISDIR, okay, okay, EEXIST, ENOTDIR, EEXIST, ENOTDIR, EEXIST),
-		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP},
+		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP, opRenameTo: ENOTDIR},
 	},
 	{
 		name:    "trailing slash on a symlink to a file",
@@ -458,6 +460,52 @@ var escapeCases = []escapeCase{
 		path:    "ln/",
 		beneath: wantOps(ENOTDIR, EISDIR, ENOTDIR, ENOTDIR, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR),
 		noSym:   overrides{opOpen: ELOOP, opStat: ELOOP, opLstat: ELOOP},
+	},
+	{
+		// os.Root's order of checks: following a final symlink for the
+		// trailing slash leaves the tree, and that is reported before
+		// anything else (EISDIR for O_CREAT, ENOTDIR or EEXIST from the
+		// entry calls, which do not follow it).
+		name:    "trailing slash on a symlink that climbs out to a directory",
+		tree:    "symlink in/escs ../outside/sdir",
+		path:    "escs/",
+		beneath: everyOp(escapes),
+		inRoot:  asOverrides(wantOps(ENOENT, EISDIR, ENOENT, ENOENT, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+		noSym:   asOverrides(wantOps(ELOOP, EISDIR, ELOOP, ELOOP, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+	},
+	{
+		name:    "trailing slash on an absolute symlink to the real outside file",
+		tree:    "symlink in/escf $ROOT/outside/secret",
+		path:    "escf/",
+		beneath: everyOp(escapes),
+		inRoot:  asOverrides(wantOps(ENOENT, EISDIR, ENOENT, ENOENT, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+		noSym:   asOverrides(wantOps(ELOOP, EISDIR, ELOOP, ELOOP, EEXIST, ENOTDIR, EEXIST, ENOTDIR, ENOTDIR)),
+	},
+	{
+		// The walk used to answer EISDIR for O_CREAT with a trailing slash
+		// before looking at the name; openat2 reports the escape.
+		name:    "dotdot with a trailing slash",
+		path:    "../",
+		beneath: everyOp(escapes),
+		inRoot:  theRoot(ENOTEMPTY),
+	},
+	{
+		// The slash at the end of the target only asks for a directory:
+		// ".." then leaves sub, and d/ls/../f is d/f.
+		name:    "dotdot after a symlink whose target ends in a slash",
+		tree:    "dir in/d/sub\nsymlink in/d/ls sub/",
+		path:    "d/ls/../f",
+		beneath: existingFile,
+		noSym:   allOps(ELOOP),
+	},
+	{
+		// ld leads to d itself, so d/ld/.. is the top and d/ld/../f is
+		// the missing f at the top, not d/f.
+		name:    "dotdot after a symlink to dot",
+		tree:    "symlink in/d/ld .",
+		path:    "d/ld/../f",
+		beneath: wantOps(ENOENT, okay, ENOENT, ENOENT, okay, ENOENT, okay, ENOENT, okay),
+		noSym:   allOps(ELOOP),
 	},
 	{
 		// ".." after a symlink applies to where the link led (d/e), as in
@@ -471,15 +519,23 @@ var escapeCases = []escapeCase{
 }
 
 // modes are the Dir configurations the table is run in.
-var modes = []struct {
-	name string
-	opts []dirfd.Option
-	pick func(c escapeCase) overrides
-}{
-	{"Beneath", []dirfd.Option{dirfd.Beneath()}, func(escapeCase) overrides { return nil }},
-	{"InRoot", []dirfd.Option{dirfd.InRoot()}, func(c escapeCase) overrides { return c.inRoot }},
-	{"NoSymlinks", []dirfd.Option{dirfd.NoSymlinks()}, func(c escapeCase) overrides { return c.noSym }},
+var modes = []escapeMode{
+	{"Beneath", []dirfd.Option{dirfd.Beneath()}, func(escapeCase) overrides { return nil }, false, false},
+	{"InRoot", []dirfd.Option{dirfd.InRoot()}, func(c escapeCase) overrides { return c.inRoot }, true, false},
+	{"NoSymlinks", []dirfd.Option{dirfd.NoSymlinks()}, func(c escapeCase) overrides { return c.noSym }, false, true},
 }
+
+type escapeMode struct {
+	name               string
+	opts               []dirfd.Option
+	pick               func(c escapeCase) overrides
+	inRoot, noSymlinks bool // for asking openat2 the same
+}
+
+// kernelOps are the table's operations that only look a name up, with the
+// name kernelFlags knows their lookup by: for them the table also asks
+// openat2 itself on the same tree, whichever resolver the profile uses.
+var kernelOps = map[op]string{opOpen: "Open", opStat: "Stat", opLstat: "Lstat"}
 
 func (c escapeCase) expect(o overrides) outcomes {
 	w := c.beneath
@@ -543,7 +599,7 @@ func TestEscapeTable(t *testing.T) {
 					fx := &reusableFixture{c: c, t: t}
 					for o := range numOps {
 						t.Run(o.String(), func(t *testing.T) {
-							runEscapeCase(t, fx, m.opts, o, expected[o])
+							runEscapeCase(t, fx, m, o, expected[o])
 						})
 					}
 				})
@@ -552,12 +608,12 @@ func TestEscapeTable(t *testing.T) {
 	}
 }
 
-func runEscapeCase(t *testing.T, fx *reusableFixture, opts []dirfd.Option, o op, want error) {
+func runEscapeCase(t *testing.T, fx *reusableFixture, m escapeMode, o op, want error) {
 	fx.get()
 	parent, path := fx.parent, fx.path
 	in := filepath.Join(parent, "in")
 
-	d, err := dirfd.Open(in, opts...)
+	d, err := dirfd.Open(in, m.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,6 +623,7 @@ func runEscapeCase(t *testing.T, fx *reusableFixture, opts []dirfd.Option, o op,
 	}
 
 	checkOutcome(t, fmt.Sprintf("%v(%q)", o, path), err, want)
+	checkAgainstKernel(t, in, m, o, path, fi, err)
 	if err == nil && fi != nil {
 		// Whatever was reached must be an object of the inside tree.
 		if ino, ok := inodeOf(fi); ok {
@@ -587,6 +644,27 @@ func runEscapeCase(t *testing.T, fx *reusableFixture, opts []dirfd.Option, o op,
 	}
 	if insideDiff != "" || !cmp.Equal(fx.outside, outsideAfter) || t.Failed() {
 		fx.parent = "" // the next op gets a fresh fixture
+	}
+}
+
+// checkAgainstKernel compares the outcome of an operation that only looks
+// a name up (see kernelOps) with openat2's own lookup of it in root, on
+// the tree the operation ran on: the same error class, or the same object.
+func checkAgainstKernel(t *testing.T, root string, m escapeMode, o op, path string, fi fs.FileInfo, err error) {
+	t.Helper()
+	kop, lookup := kernelOps[o]
+	if !lookup {
+		return
+	}
+	kino, ok, kerr := kernelLookup(t, root, path, kernelFlags[kop], m.inRoot, m.noSymlinks)
+	switch {
+	case !ok:
+	case outcomeClass(kerr) != outcomeClass(err):
+		t.Errorf("%v(%q) = %v, but openat2 on the same tree gives %v", o, path, err, kerr)
+	case err == nil:
+		if ino, _ := inodeOf(fi); ino != kino {
+			t.Errorf("%v(%q) reached another object than openat2 on the same tree", o, path)
+		}
 	}
 }
 

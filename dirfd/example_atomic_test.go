@@ -70,7 +70,7 @@ func ExampleDir_RemoveStale() {
 	defer os.RemoveAll(dir)
 	// What a writer killed in the middle of WriteFile leaves behind: its
 	// private staging directory.
-	if err := os.Mkdir(filepath.Join(dir, ".racefree-5f3a9c"), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, ".racefree-5f3a9c005f3a9c005f3a9c005f3a9c00"), 0o700); err != nil {
 		log.Fatal(err)
 	}
 	d, err := dirfd.Open(dir)

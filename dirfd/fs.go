@@ -2,11 +2,14 @@ package dirfd
 
 import (
 	"io/fs"
+	"os"
 )
 
 // FS returns an io/fs view of the tree under d. It implements fs.StatFS,
 // fs.ReadDirFS, fs.ReadFileFS and fs.ReadLinkFS, accepts only names that
-// fs.ValidPath accepts, and confines every lookup exactly as d does.
+// fs.ValidPath accepts, and confines every lookup exactly as d does. Its
+// files' ReadDir, like d.ReadDir, describes every entry by fstatat on the
+// descriptor listed, never by a path.
 func (d *Dir) FS() fs.FS { return dirFS{d} }
 
 type dirFS struct{ d *Dir }
@@ -26,8 +29,14 @@ func (f dirFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return file, nil
+	return fsFile{file}, nil
 }
+
+// fsFile is an *os.File whose ReadDir describes entries through its own
+// descriptor (see readDir). Every other method is the *os.File's.
+type fsFile struct{ *os.File }
+
+func (f fsFile) ReadDir(n int) ([]fs.DirEntry, error) { return readDir(f.File, n) }
 
 func (f dirFS) Stat(name string) (fs.FileInfo, error) {
 	if err := valid("stat", name); err != nil {
@@ -62,4 +71,18 @@ func (f dirFS) ReadLink(name string) (string, error) {
 		return "", err
 	}
 	return f.d.Readlink(name)
+}
+
+// readDir is (*os.File).ReadDir with every entry described by fstatat on
+// f's own descriptor, which package os's Readdir does. os.File's ReadDir
+// would describe an entry, when asked, by an lstat of f.Name()+"/"+entry:
+// a path lookup (os.Root's CVE-2026-27139, which package os avoids only
+// for files os.Root opened itself).
+func readDir(f *os.File, n int) ([]fs.DirEntry, error) {
+	infos, err := f.Readdir(n)
+	entries := make([]fs.DirEntry, len(infos))
+	for i, fi := range infos {
+		entries[i] = fs.FileInfoToDirEntry(fi)
+	}
+	return entries, err
 }

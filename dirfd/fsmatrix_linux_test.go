@@ -132,9 +132,9 @@ var fsmOps = []fsmOp{
 	}},
 	{"RemoveStale", func(t *testing.T, d *dirfd.Dir) {
 		fsmBuild(t, d, `
-			dir .racefree-0123456789abcdef
-			file .racefree-0123456789abcdef/file half-written
-			chmod .racefree-0123456789abcdef 700
+			dir .racefree-0123456789abcdef0123456789abcdef
+			file .racefree-0123456789abcdef0123456789abcdef/file-0123456789abcdef-1 half-written
+			chmod .racefree-0123456789abcdef0123456789abcdef 700
 			dir .racefree-conflict-0123
 			file .racefree-conflict-0123/f somebody's
 			chmod .racefree-conflict-0123 700
@@ -417,9 +417,13 @@ func fsmNoStaging(t *testing.T, d *dirfd.Dir) {
 	entries, err := d.ReadDir(".")
 	fsmNoErr(t, err)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), staging.Prefix) {
-			t.Errorf("staging leftover %s", e.Name())
+		if !strings.HasPrefix(e.Name(), staging.Prefix) {
+			continue
 		}
+		if fi, err := os.Lstat(filepath.Join(d.Name(), e.Name())); err == nil && keptStage(filepath.Join(d.Name(), e.Name()), fi) {
+			continue
+		}
+		t.Errorf("staging leftover %s", e.Name())
 	}
 }
 

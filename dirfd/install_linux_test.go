@@ -162,11 +162,14 @@ func checkAfterKill(t *testing.T, d *dirfd.Dir, dir string, k int) bool {
 	return len(left) > 0
 }
 
-// checkVersionsAfterKill: NAME.versions holds only versions and their
-// retirement records.
+// checkVersionsAfterKill: NAME.versions holds only versions, their
+// retirement records and its lock.
 func checkVersionsAfterKill(t *testing.T, versions string, k int) {
 	t.Helper()
 	for _, n := range entryNames(t, versions) {
+		if n == ".racefree-lock" {
+			continue
+		}
 		if id := strings.TrimSuffix(n, ".retired"); len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
 			t.Fatalf("kill %d: %s holds %s, neither a version nor a retirement record", k, versions, n)
 		}

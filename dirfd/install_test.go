@@ -557,6 +557,7 @@ func TestInstallVersionedLayout(t *testing.T) {
 	}
 	checkVersions := func(want ...string) {
 		t.Helper()
+		want = append(want, ".racefree-lock")
 		slices.Sort(want)
 		if diff := cmp.Diff(want, entryNames(t, versions)); diff != "" {
 			t.Errorf("site.versions (-want +got):\n%s", diff)
@@ -569,8 +570,8 @@ func TestInstallVersionedLayout(t *testing.T) {
 	if r1.Replaced {
 		t.Errorf("new name reported replaced")
 	}
-	if fi, err := os.Lstat(versions); err != nil || fi.Mode().Perm()&0o022 != 0 {
-		t.Errorf("site.versions: %v, %v: want a directory only its owner can write", fi.Mode(), err)
+	if fi, err := os.Lstat(versions); err != nil || fi.Mode().Perm() != 0o711 {
+		t.Errorf("site.versions: %v, %v: want mode 0711, whatever the umask (S5)", fi.Mode(), err)
 	}
 	checkVersions(r1.Version)
 
@@ -657,6 +658,7 @@ func TestInstallTurnsVersionedIntoDirect(t *testing.T) {
 				dir site.versions/fedcba9876543210
 				symlink site site.versions/`+id+`
 			`)
+			markVersions(t, root, "site")
 			d := openDir(t, root)
 			var opts []dirfd.InstallOption
 			if keep {
@@ -671,7 +673,7 @@ func TestInstallTurnsVersionedIntoDirect(t *testing.T) {
 			}
 			checkVersion(t, d, "site", 1)
 			versions := filepath.Join(root, "site.versions")
-			want := []string{id, id + ".retired"}
+			want := []string{".racefree-lock", id, id + ".retired"}
 			if diff := cmp.Diff(want, entryNames(t, versions)); diff != "" {
 				t.Errorf("site.versions (-want +got):\n%s", diff)
 			}
@@ -692,6 +694,19 @@ func TestInstallTurnsVersionedIntoDirect(t *testing.T) {
 				checkVersion(t, d, "prev", 1)
 			}
 		})
+	}
+}
+
+// markVersions makes root/NAME.versions, built by hand, what Install makes:
+// mode 0711 and a lock file of ours holding the name (DESIGN.md S5).
+func markVersions(t *testing.T, root, name string) {
+	t.Helper()
+	versions := filepath.Join(root, name+dirfd.VersionsSuffix)
+	if err := os.WriteFile(filepath.Join(versions, ".racefree-lock"), []byte(name+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(versions, 0o711); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,24 +3,19 @@
 package dirfd
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
-	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/capability"
+	"github.com/racefree/racefree/fallback"
 	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/internal/fileinfo"
 	"github.com/racefree/racefree/internal/staging"
-	"github.com/racefree/racefree/linkat"
 	"github.com/racefree/racefree/renameat2"
 	"github.com/racefree/racefree/unlinkat"
 )
@@ -32,10 +27,10 @@ import (
 //
 // build fills the new tree through stage, a Dir on the tree's top
 // directory with d's options except that it is always Beneath, so nothing
-// build does through it can reach outside the tree. The tree is built in a
-// private staging directory (mode 0700, named with staging prefix
-// ".racefree-") in name's parent, where no other user can touch it, on the
-// same filesystem as name. Then the top directory gets its mode (see Mode),
+// build does through it can reach outside the tree. The tree is built in
+// the Dir's private staging directory (mode 0700, named with staging
+// prefix ".racefree-") in name's parent, where no other user can touch it,
+// on the same filesystem as name. Then the top directory gets its mode (see Mode),
 // the Verify checks run, the tree is flushed to disk (one syncfs(2) on
 // Linux; elsewhere an fsync(2), F_FULLFSYNC on macOS, of every file and
 // directory) and published in one step:
@@ -87,8 +82,8 @@ import (
 //
 // If build or a Verify check fails, or Install fails before publishing, the
 // staged tree is removed and name keeps its old tree untouched. After a
-// crash, the staging directory is left in name's parent; RemoveStale removes
-// it. In LayoutVersioned, a crash between moving the tree into
+// crash, the half-built or replaced tree is left in the staging directory in
+// name's parent; RemoveStale removes it. In LayoutVersioned, a crash between moving the tree into
 // NAME.versions and replacing the symlink also leaves a version nothing
 // refers to, which the next Install prunes at once. An error that comes
 // after the new tree was published says so ("tree published, but ...").
@@ -98,10 +93,19 @@ import (
 // flush of WriteFile or CreateAtomic would only add time. build and Verify
 // must not close stage; Install closes it when they are done.
 //
+// What Install replaces, and removes, is the directory that is under name
+// when it looks: in a directory other users may write without the sticky
+// bit, one of them can rename any directory of that directory to name
+// beforehand, as they could for RemoveAll(name). Something swapped under
+// name after the look is not removed: the exchange is undone and tried
+// again, and if name keeps changing the object is kept under a visible
+// "racefree-conflict-" name and the error (matching ErrChanged) says so.
+//
 // Cost, beyond build and the removal of the old tree, in LayoutDirect on
-// Linux: about 20 system calls (examine the name, create and check the
-// stage and the tree's directory, two syncfs, the renameat2, remove the
-// stage), and about 35 more to probe the filesystem when name is new.
+// Linux: about 16 system calls (examine the name, create and check the
+// tree's directory, two syncfs, the renameat2 and the identity checks
+// around it), the stage's making the first time the Dir writes into name's
+// parent, and about 35 more to probe the filesystem when name is new.
 func (d *Dir) Install(name string, build func(stage *Dir) error, opts ...InstallOption) error {
 	var c installConfig
 	for _, o := range opts {
@@ -135,21 +139,32 @@ type installer struct {
 	last       string
 	dev        uint64 // of the parent: the filesystem the tree is built and published on
 	keepParent int
-	keepLast   string // "" without KeepPrevious
-	treeFd     int    // the staged tree's top directory, once made
+	keepLast   string       // "" without KeepPrevious
+	stage      *staging.Dir // the private stage in parent, kept by the Dir
+	tree       string       // the staged tree's name in the stage
+	treeFd     int          // the staged tree's top directory, once made
+	// inStage is what the stage holds under tree at the end, to be removed
+	// only while tree still refers to it (S2): the staged tree after a
+	// failure, the old tree after the exchange; nil once tree is gone.
+	inStage *unix.Stat_t
 	// leaveStage is set when the old tree could not be kept under the
 	// KeepPrevious name after the new one was published: the stage holding
-	// it is left for the caller to recover it from (RemoveStale removes it).
+	// it is left for the caller to recover it from (RemoveStale puts it
+	// back under a visible name).
 	leaveStage bool
+	// displaced reports an object found where the tree was published that
+	// was not the one examined, kept rather than removed (see exchange).
+	displaced error
 }
-
-// stagedTree is the tree's name inside the private stage, where nobody
-// else can create or replace an entry, so a fixed name is safe.
-const stagedTree = "tree"
 
 // maxInstallRetries bounds how often the publication looks at the name
 // again after another process changed it between the look and the rename.
 const maxInstallRetries = 3
+
+// maxExchangeRetries bounds how often an exchange that brought back
+// another object than the one examined is undone and tried again (see
+// exchange): concurrent Installs of one name meet there often.
+const maxExchangeRetries = 32
 
 var (
 	errNoExchangeForDir = fmt.Errorf("the filesystem has no atomic exchange (RENAME_EXCHANGE), and an existing directory cannot be replaced atomically by the versioned layout's symlink (install under a new name, or move the directory away first): %w", errors.ErrUnsupported)
@@ -184,22 +199,29 @@ func (in *installer) run(build func(stage *Dir) error) error {
 	if err != nil {
 		return err
 	}
-	stage, err := staging.Create(in.parent)
+	perm := uint32(0o755)
+	if in.cfg.setMode {
+		perm = 0o700 // the exact mode is set after build
+	}
+	in.stage, err = in.d.stages.Hold(in.parent, staging.Stage, func(s *staging.Dir) error {
+		in.tree = s.NewName("tree")
+		return eintr.Retry(func() error { return unix.Mkdirat(s.Fd, in.tree, perm) })
+	})
 	if err != nil {
 		return err
 	}
-	defer in.cleanup(stage)
-	if err := in.stageTree(stage, build); err != nil {
+	defer in.cleanup()
+	if err := in.stageTree(build); err != nil {
 		return err
 	}
-	if err := flushTree(stage.Fd, stagedTree); err != nil {
+	if err := flushTree(in.stage.Fd, in.tree); err != nil {
 		return err
 	}
 	res := InstallResult{Layout: layout}
 	if layout == LayoutDirect {
-		err = in.publishDirect(stage, cur, &res)
+		err = in.publishDirect(cur, &res)
 	} else {
-		err = in.publishVersioned(stage, cur, &res)
+		err = in.publishVersioned(cur, &res)
 	}
 	if err == nil && in.cfg.result != nil {
 		*in.cfg.result = res
@@ -289,23 +311,21 @@ func (in *installer) chooseLayout(cur current) (Layout, error) {
 	return layout, nil
 }
 
-// stageTree creates the tree's directory in the stage and runs build and
-// the checks on it.
-func (in *installer) stageTree(stage *staging.Dir, build func(*Dir) error) error {
-	perm := uint32(0o755)
-	if in.cfg.setMode {
-		perm = 0o700 // the exact mode is set after build
-	}
-	if err := eintr.Retry(func() error { return unix.Mkdirat(stage.Fd, stagedTree, perm) }); err != nil {
-		return err
-	}
+// stageTree opens the tree's directory, just made in the stage, and runs
+// build and the checks on it.
+func (in *installer) stageTree(build func(*Dir) error) error {
 	// The stage is private: the directory just made cannot have been
-	// replaced, so it needs no identity check.
-	fd, err := openat(stage.Fd, stagedTree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// replaced; its identity is recorded for its removal (S2).
+	fd, err := openat(in.stage.Fd, in.tree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	in.treeFd = fd
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+		return err
+	}
+	in.inStage = &st
 	// build gets a descriptor of its own, so that the one the mode is set
 	// through stays ours whatever build does with stage.
 	sdFd, err := eintr.Retry1(func() (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) })
@@ -315,7 +335,7 @@ func (in *installer) stageTree(stage *staging.Dir, build func(*Dir) error) error
 	cfg := in.d.cfg
 	cfg.mode = modeBeneath
 	dir, _ := splitLast(in.name)
-	sd := newDir(in.d.join(path.Join(dir, stage.Name, stagedTree)), sdFd, in.dev, cfg)
+	sd := newDir(in.d.join(path.Join(dir, in.stage.Name, in.tree)), sdFd, in.dev, cfg)
 	defer sd.Close()
 	if err := build(sd); err != nil {
 		return fmt.Errorf("build: %w", err)
@@ -335,9 +355,9 @@ func (in *installer) stageTree(stage *staging.Dir, build func(*Dir) error) error
 }
 
 // publishDirect swaps the staged tree in with one rename. On return without
-// error, stage/tree holds what the name held (if anything) or what the
-// KeepPrevious name held, which cleanup removes.
-func (in *installer) publishDirect(stage *staging.Dir, cur current, res *InstallResult) error {
+// error, the stage holds under in.tree what the name held (if anything) or
+// what the KeepPrevious name held, which cleanup removes (see exchange).
+func (in *installer) publishDirect(cur current, res *InstallResult) error {
 	var versions *versionsDir
 	if cur.kind == kindVersioned {
 		// The name is a versioned symlink turning into a directory: its
@@ -366,9 +386,11 @@ func (in *installer) publishDirect(stage *staging.Dir, cur current, res *Install
 			}
 		}
 		if cur.kind == kindNone {
-			err = renameNew(stage.Fd, stagedTree, in.parent, in.last, in.dev)
+			if err = renameNew(in.stage.Fd, in.tree, in.parent, in.last, in.dev); err == nil {
+				in.inStage = nil
+			}
 		} else {
-			err = renameat2.Rename(stage.Fd, stagedTree, in.parent, in.last, renameat2.Exchange)
+			err = in.exchange(in.parent, in.last)
 		}
 		if err == nil {
 			break
@@ -395,7 +417,7 @@ func (in *installer) publishDirect(stage *staging.Dir, cur current, res *Install
 				return err
 			}
 			res.Layout = LayoutVersioned
-			return in.publishVersioned(stage, cur, res)
+			return in.publishVersioned(cur, res)
 		}
 		return err
 	}
@@ -403,17 +425,16 @@ func (in *installer) publishDirect(stage *staging.Dir, cur current, res *Install
 	if err := newTree.restore(); err != nil {
 		return fmt.Errorf("tree published, but its mode could not be restored: %w", err)
 	}
-	if err := flushDir(in.parent, stage.Fd); err != nil {
+	if err := flushDir(in.parent, in.stage.Fd); err != nil {
 		return fmt.Errorf("tree published, but flushing the rename failed: %w", err)
 	}
-	if res.Replaced && in.keepLast != "" {
-		err := in.keepDirect(stage)
+	if res.Replaced && in.keepLast != "" && in.inStage != nil {
+		err := in.keepDirect()
 		if err == nil {
 			err = oldTree.restore()
 		}
 		if err != nil {
-			in.leaveStage = true
-			return fmt.Errorf("tree published, but the previous one could not be kept as %s and is left in %s: %w", in.keepLast, stage.Name, err)
+			return in.rescue(fmt.Errorf("tree published, but the previous one could not be kept as %s: %w", in.keepLast, err))
 		}
 	}
 	if versions == nil {
@@ -423,25 +444,101 @@ func (in *installer) publishDirect(stage *staging.Dir, cur current, res *Install
 	}
 	if versions != nil {
 		versions.prune(cur.version)
-		// Gone once nothing is left in it; until then, later Installs
-		// prune it.
-		unlinkat.Rmdir(in.parent, in.last+VersionsSuffix)
+		// Gone once nothing is left in it but its lock; until then, later
+		// Installs prune it.
+		versions.removeIfEmpty(in.parent, in.last+VersionsSuffix)
 	}
+	return in.displaced
+}
+
+// exchange swaps the staged entry in.tree with name in dir, which must
+// exist, in one renameat2(RENAME_EXCHANGE), and decides what becomes of
+// what name held, now in the stage: it is removed with the stage (by
+// cleanup) only if it is the object that was under name just before the
+// exchange (S2).
+//
+// Anyone who can write dir can put another object under name between that
+// look and the exchange: another Install of ours publishing the same name
+// a moment earlier, or another user swapping in a directory of theirs, or
+// one of ours from that directory (a same-directory exchange needs no
+// permission on the objects). Neither is ours to remove. So the exchange
+// is undone (what name held goes back, our entry back to the stage) and
+// tried again, which is what a concurrent Install needs; if name keeps
+// changing, the object is kept under a visible fallback.ConflictPrefix
+// name in dir and in.displaced says where.
+func (in *installer) exchange(dir int, name string) error {
+	var mine unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstatat(in.stage.Fd, in.tree, &mine, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		return err
+	}
+	for try := 0; ; try++ {
+		var before, got unix.Stat_t
+		if err := eintr.Retry(func() error { return unix.Fstatat(dir, name, &before, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+			return err
+		}
+		if err := renameat2.Rename(in.stage.Fd, in.tree, dir, name, renameat2.Exchange); err != nil {
+			return err
+		}
+		err := eintr.Retry(func() error { return unix.Fstatat(in.stage.Fd, in.tree, &got, unix.AT_SYMLINK_NOFOLLOW) })
+		if err == nil && fallback.Same(&got, &before) {
+			in.inStage = &got
+			return nil
+		}
+		if try < maxExchangeRetries && renameat2.Rename(in.stage.Fd, in.tree, dir, name, renameat2.Exchange) == nil &&
+			eintr.Retry(func() error { return unix.Fstatat(in.stage.Fd, in.tree, &got, unix.AT_SYMLINK_NOFOLLOW) }) == nil &&
+			fallback.Same(&got, &mine) {
+			continue // undone: look again
+		}
+		break
+	}
+	// The stage holds an object that is neither ours nor the one examined.
+	in.inStage = nil
+	kept, kerr := fallback.Keep(noReplaceRename, in.stage.Fd, in.tree, dir)
+	if kerr != nil {
+		in.leaveStage = true
+		in.displaced = fmt.Errorf("%s kept changing while it was replaced; an object exchanged out from under it that was not the one examined could not be moved out of %s (%v): %w", name, in.stage.Name, kerr, ErrChanged)
+		return nil
+	}
+	in.displaced = fmt.Errorf("%s kept changing while it was replaced; an object exchanged out from under it that was not the one examined is kept as %s: %w", name, kept, ErrChanged)
 	return nil
 }
 
+// rescue moves what the stage holds under in.tree (the old tree) out to a
+// visible fallback.ConflictPrefix name in the parent, where its owner can
+// find it and RemoveStale never removes it, and returns err saying where.
+// If even that fails, the stage is left as it is (RemoveStale leaves a
+// stage alone while the tree in it may be somebody's, see RemoveStale).
+func (in *installer) rescue(err error) error {
+	kept, kerr := fallback.Keep(noReplaceRename, in.stage.Fd, in.tree, in.parent)
+	if kerr != nil {
+		in.leaveStage = true
+		return fmt.Errorf("%w; it is left in %s as %s (%v)", err, in.stage.Name, in.tree, kerr)
+	}
+	in.inStage = nil
+	return fmt.Errorf("%w; it is kept as %s", err, kept)
+}
+
+// noReplaceRename is the fallback.RenameFunc with which Install and
+// RemoveStale put somebody's object under a conflict name.
+func noReplaceRename(olddirfd int, oldname string, newdirfd int, newname string) error {
+	return renameat2.Rename(olddirfd, oldname, newdirfd, newname, renameat2.NoReplace)
+}
+
 // keepDirect moves the old tree from the stage to the KeepPrevious name,
-// atomically replacing what is there.
-func (in *installer) keepDirect(stage *staging.Dir) error {
+// atomically replacing what is there (which the stage then holds, see
+// exchange).
+func (in *installer) keepDirect() error {
 	var st unix.Stat_t
 	err := eintr.Retry(func() error { return unix.Fstatat(in.keepParent, in.keepLast, &st, unix.AT_SYMLINK_NOFOLLOW) })
 	if err == unix.ENOENT {
-		return renameNew(stage.Fd, stagedTree, in.keepParent, in.keepLast, in.dev)
+		if err = renameNew(in.stage.Fd, in.tree, in.keepParent, in.keepLast, in.dev); err == nil {
+			in.inStage = nil
+		}
+		return err
 	}
 	if err != nil {
 		return err
 	}
-	// What the name held is swapped into the stage and removed with it.
 	evicted := movable{fd: -1}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if evicted, err = openMovable(in.keepParent, in.keepLast); err != nil {
@@ -449,7 +546,7 @@ func (in *installer) keepDirect(stage *staging.Dir) error {
 		}
 	}
 	defer evicted.close()
-	err = renameat2.Rename(stage.Fd, stagedTree, in.keepParent, in.keepLast, renameat2.Exchange)
+	err = in.exchange(in.keepParent, in.keepLast)
 	if err != nil {
 		evicted.restore()
 	}
@@ -537,203 +634,31 @@ func (m *movable) close() {
 	*m = movable{fd: -1}
 }
 
-// publishVersioned moves the staged tree to NAME.versions/ID and points the
-// name at it.
-func (in *installer) publishVersioned(stage *staging.Dir, cur current, res *InstallResult) error {
-	versions, err := in.openVersions(true)
-	if err != nil {
-		return err
-	}
-	defer versions.close()
-	id, err := newVersionID()
-	if err != nil {
-		return err
-	}
-	newTree, err := makeMovable(in.treeFd)
-	if err != nil {
-		return err
-	}
-	// NAME.versions is ours and writable by us alone, and the ID is fresh:
-	// a plain rename cannot replace anything there.
-	if err := eintr.Retry(func() error { return unix.Renameat(stage.Fd, stagedTree, versions.fd, id) }); err != nil {
-		return err
-	}
-	// Before the symlink can point at the version: its mode back, the
-	// version durable, and the replaced one's retirement recorded.
-	err = newTree.restore()
-	if err == nil {
-		err = flushDir(versions.fd, stage.Fd)
-	}
-	if err == nil && cur.kind == kindVersioned {
-		err = versions.retire(cur.version)
-	}
-	if err == nil {
-		err = linkat.ReplaceSymlink(in.last+VersionsSuffix+"/"+id, in.parent, in.last)
-	}
-	if err != nil {
-		removeTree(versions.fd, id)
-		return err
-	}
-	res.Version, res.Replaced = id, cur.kind != kindNone
-	if err := flushDir(in.parent, stage.Fd); err != nil {
-		return fmt.Errorf("tree published, but flushing the symlink failed: %w", err)
-	}
-	if in.keepLast != "" && cur.kind == kindVersioned {
-		if err := linkat.ReplaceSymlink(cur.target, in.keepParent, in.keepLast); err != nil {
-			return fmt.Errorf("tree published, but the previous one could not be kept as %s and is %s: %w", in.keepLast, cur.target, err)
-		}
-	}
-	versions.prune(id, cur.version)
-	return nil
-}
-
-// versionsDir is NAME.versions, open and locked against other Installs.
-type versionsDir struct {
-	fd int
-}
-
-// openVersions opens NAME.versions, creating it if asked, checks that it is
-// a directory of ours on the name's filesystem that nobody else can write
-// to (trees published into a directory another user made could be changed
-// by that user behind the readers' backs), and takes its lock. Without
-// create, a missing NAME.versions is (nil, nil).
-func (in *installer) openVersions(create bool) (*versionsDir, error) {
-	name := in.last + VersionsSuffix
-	if create {
-		err := eintr.Retry(func() error { return unix.Mkdirat(in.parent, name, 0o755) })
-		if err != nil && err != unix.EEXIST {
-			return nil, err
-		}
-	}
-	fd, err := openat(in.parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err == unix.ENOENT && !create {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var st unix.Stat_t
-	err = eintr.Retry(func() error { return unix.Fstat(fd, &st) })
-	if err == nil && (int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 || uint64(st.Dev) != in.dev) {
-		err = fmt.Errorf("%s is not a directory of ours that only we can write to, on the name's filesystem: refusing to publish trees in it: %w", name, fs.ErrPermission)
-	}
-	if err == nil {
-		err = eintr.Retry(func() error { return unix.Flock(fd, unix.LOCK_EX) })
-	}
-	if err != nil {
-		closeFd(fd)
-		return nil, err
-	}
-	return &versionsDir{fd: fd}, nil
-}
-
-// close releases the lock and the descriptor; a nil versionsDir is fine.
-func (v *versionsDir) close() {
-	if v != nil && v.fd >= 0 {
-		closeFd(v.fd)
-		v.fd = -1
-	}
-}
-
-const (
-	// retiredSuffix names the empty file whose modification time records
-	// when a version stopped being the current one.
-	retiredSuffix = ".retired"
-	// retiredGrace is how long a replaced version stays, for readers who
-	// resolved the old symlink just before it was replaced.
-	retiredGrace = 10 * time.Second
-)
-
-// retire records that version id stops being current now.
-func (v *versionsDir) retire(id string) error {
-	marker := id + retiredSuffix
-	if err := unlinkat.Unlink(v.fd, marker); err != nil && err != unix.ENOENT {
-		return err
-	}
-	fd, err := openat(v.fd, marker, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return err
-	}
-	return closeFd(fd)
-}
-
-// prune removes the versions that are not named in keep and either were
-// never retired (left by a crash before they were published) or were
-// retired at least retiredGrace ago, and retirement records whose version
-// is gone. It is best effort: what it cannot remove now is tried again by
-// the next Install.
-func (v *versionsDir) prune(keep ...string) {
-	// A fresh open, not a dup: btrfs lists through a descriptor only the
-	// entries older than its open, and v.fd predates the new version.
-	nfd, err := openat(v.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(nfd), VersionsSuffix)
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	for _, n := range names {
-		if id, ok := strings.CutSuffix(n, retiredSuffix); ok {
-			if !slices.Contains(names, id) {
-				unlinkat.Unlink(v.fd, n)
-			}
-			continue
-		}
-		if slices.Contains(keep, n) {
-			continue
-		}
-		var st unix.Stat_t
-		if eintr.Retry(func() error { return unix.Fstatat(v.fd, n+retiredSuffix, &st, unix.AT_SYMLINK_NOFOLLOW) }) == nil &&
-			now.Sub(time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec))) < retiredGrace {
-			continue
-		}
-		if removeTree(v.fd, n) == nil {
-			unlinkat.Unlink(v.fd, n+retiredSuffix)
-		}
-	}
-}
-
-// versionIDLen is the length of a version's name: hex of 8 random bytes.
-const versionIDLen = 16
-
-func newVersionID() (string, error) {
-	var b [versionIDLen / 2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-// isVersionID recognises the IDs newVersionID makes, so that only a symlink
-// of exactly Install's form is taken for a versioned tree.
-func isVersionID(s string) bool {
-	if len(s) != versionIDLen {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// cleanup removes the stage and whatever tree is left in it: the staged
-// tree after a failure, the old tree after a swap.
-func (in *installer) cleanup(stage *staging.Dir) {
+// cleanup removes whatever Install left in the stage under in.tree (the
+// staged tree after a failure, the old tree after the exchange), only while
+// the name still refers to what is recorded in in.inStage (S2), and lets
+// go of the stage, which the Dir keeps for later. A stage holding something
+// that must not be removed is dropped and left as it is.
+func (in *installer) cleanup() {
 	if in.treeFd >= 0 {
 		closeFd(in.treeFd)
 	}
+	if !in.leaveStage && in.inStage != nil {
+		var now unix.Stat_t
+		err := eintr.Retry(func() error { return unix.Fstatat(in.stage.Fd, in.tree, &now, unix.AT_SYMLINK_NOFOLLOW) })
+		if err == nil && !fallback.Same(&now, in.inStage) {
+			err = ErrChanged // cannot happen in our private stage; never remove what we did not record
+		}
+		if err == nil {
+			err = removeTree(in.stage.Fd, in.tree)
+		}
+		in.leaveStage = err != nil && err != unix.ENOENT
+	}
 	if in.leaveStage {
-		closeFd(stage.Fd)
+		in.d.stages.Drop(in.stage)
 		return
 	}
-	removeTree(stage.Fd, stagedTree)
-	stage.Remove()
+	in.d.stages.Release(in.stage)
 }
 
 // removeTree removes name in dirfd and everything below it.

@@ -30,7 +30,7 @@ func (d *Dir) ReplaceLink(oldname, newname string) error {
 		return d.Link(oldname, newname)
 	}
 	err := d.twoNames(oldname, newname, func(op int, olast string, np int, nlast string) error {
-		return linkat.ReplaceLink(op, olast, np, nlast)
+		return linkat.ReplaceLinkIn(d.stages, op, olast, np, nlast)
 	})
 	if err != nil {
 		return &os.LinkError{Op: "linkat", Old: oldname, New: newname, Err: err}

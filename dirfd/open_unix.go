@@ -10,6 +10,7 @@ import (
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // Open opens the directory at path (following symlinks in path itself, as
@@ -65,7 +66,18 @@ func finishOpen(name string, fd int, cfg config) (*Dir, error) {
 		closeFd(fd)
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
 	}
-	return newDir(name, fd, uint64(st.Dev), cfg), nil
+	var mnt mountid.ID
+	if cfg.noXDev {
+		m, err := mountid.Of(fd)
+		if err != nil {
+			closeFd(fd)
+			return nil, &fs.PathError{Op: "statx", Path: name, Err: err}
+		}
+		mnt = m
+	}
+	d := newDir(name, fd, uint64(st.Dev), cfg)
+	d.sys.mnt = mnt
+	return d, nil
 }
 
 // OpenDir opens the directory name inside d as a new Dir with the same
@@ -81,6 +93,21 @@ func (d *Dir) OpenDir(name string) (*Dir, error) {
 		return nil, pathErr("openat", name, err)
 	}
 	return finishOpen(d.join(name), fd, d.cfg)
+}
+
+// open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
+// always added). The caller holds a reference on d.ref.
+//
+// O_CREAT with a name ending in "/" (or through a final symlink whose
+// target does) is EISDIR from open(2) before the kernel looks at where the
+// name leads; os.Root reports an escape first, and so does Dir, with both
+// resolvers.
+func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+	fd, err := d.lookup(name, flags, perm)
+	if err == unix.EISDIR && flags&unix.O_CREAT != 0 && d.escapes(name) {
+		return -1, ErrEscape
+	}
+	return fd, err
 }
 
 // do runs op with d's descriptor held open and name checked.

@@ -44,17 +44,39 @@ func nofollowIf(set bool) int {
 
 // inParent resolves the directory holding name's last component and calls f
 // with it and that component (see splitLast).
+//
+// A name ending in "/" whose last component is a symlink is where Linux
+// and os.Root part: the entry calls (unlinkat, renameat, linkat, mkdirat,
+// symlinkat) refuse it (ENOTDIR, EEXIST) without following it, while
+// os.Root follows it and reports an escape before anything else. Dir keeps
+// the kernel's answer, except that an escape still wins: when f fails for
+// such a name and following it would leave the tree, the error is
+// ErrEscape, so the outcome never depends on how the name was spelt.
 func (d *Dir) inParent(name string, f func(parent int, last string) error) error {
 	dir, last := splitLast(name)
+	var err error
 	if dir == "" {
-		return f(d.ref.fd, last)
+		err = f(d.ref.fd, last)
+	} else {
+		var fd int
+		if fd, err = d.open(dir, d.dirOpenFlags(), 0); err != nil {
+			return err
+		}
+		err = f(fd, last)
+		closeFd(fd)
 	}
-	fd, err := d.open(dir, d.dirOpenFlags(), 0)
-	if err != nil {
-		return err
+	if err != nil && strings.HasSuffix(last, "/") && d.escapes(name) {
+		return ErrEscape
 	}
-	defer closeFd(fd)
-	return f(fd, last)
+	return err
+}
+
+// escapes reports whether resolving name, following a final symlink, leaves
+// the tree. It only chooses which error a call that has already failed
+// reports (see inParent and open), so it acts on nothing.
+func (d *Dir) escapes(name string) bool {
+	var st unix.Stat_t
+	return errors.Is(d.statObject(name, true, &st), ErrEscape)
 }
 
 // Stat describes the object name refers to, following a final symlink.
@@ -89,6 +111,13 @@ func (d *Dir) Chmod(name string, mode fs.FileMode) error {
 
 // Chown changes the owner of the object name refers to, following a final
 // symlink inside the tree.
+//
+// Containment (G1) is about lookups, and a hard link is not one: a file
+// with a name inside the tree may have another outside it (a user can link
+// a file she can read and write, or any file where fs.protected_hardlinks
+// is 0), and changing it through the inside name changes it everywhere.
+// Before handing out ownership or modes, pin the object with OpenHandle
+// and check that its link count (st_nlink) is 1.
 func (d *Dir) Chown(name string, uid, gid int) error {
 	return pathErr("chownat", name, d.chown(name, true, uid, gid))
 }
@@ -159,32 +188,66 @@ func (d *Dir) OpenHandle(name string) (*opath.Handle, error) {
 	return opath.New(os.NewFile(uintptr(fd), d.join(name))), nil
 }
 
-// Mkdir creates the directory name with perm (less the umask).
+// Mkdir creates the directory name with perm (less the umask), which
+// must hold nothing but the nine permission bits, as os.Root.Mkdir.
 func (d *Dir) Mkdir(name string, perm fs.FileMode) error {
+	mode, err := createPerm(perm)
+	if err != nil {
+		return &fs.PathError{Op: "mkdirat", Path: name, Err: err}
+	}
 	return pathErr("mkdirat", name, d.do(name, func() error {
 		return d.inParent(name, func(parent int, last string) error {
-			return eintr.Retry(func() error { return unix.Mkdirat(parent, last, fileinfo.Perm(perm)) })
+			return eintr.Retry(func() error { return unix.Mkdirat(parent, last, mode) })
 		})
 	}))
 }
 
 // MkdirAll creates name and any missing parents with perm (less the
-// umask), as os.MkdirAll. An existing directory is not an error; an
-// existing non-directory is (ENOTDIR).
+// umask), which must hold nothing but the nine permission bits, as
+// os.Root.MkdirAll. An existing directory is not an error; a component
+// that exists and is not a directory is (ENOTDIR), a symlink that leads
+// nowhere included: nothing is ever created through a symlink.
 func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
-	return pathErr("mkdirat", name, d.do(name, func() error {
-		if fd, err := d.open(name, d.dirOpenFlags(), 0); err == nil {
-			closeFd(fd)
-			return nil
-		} else if !errors.Is(err, unix.ENOENT) {
-			return err
-		}
-		return d.mkdirAll(name, fileinfo.Perm(perm))
-	}))
+	_, err := d.mkdirAllDir(name, perm, false)
+	return err
 }
 
-// mkdirAll makes every missing directory of name, holding the descriptor
-// of the one made or found last: each component is made and opened
+// MkdirAllDir is MkdirAll that also returns the directory name as a new
+// Dir with d's options. The Dir is made from the descriptor MkdirAll held
+// on the last level, not by a second lookup of name, which a rename in
+// between could redirect: what a container runtime needs of a mount target
+// it has just made (filepath-securejoin's MkdirAllHandle). Closing either
+// Dir leaves the other open.
+func (d *Dir) MkdirAllDir(name string, perm fs.FileMode) (*Dir, error) {
+	return d.mkdirAllDir(name, perm, true)
+}
+
+func (d *Dir) mkdirAllDir(name string, perm fs.FileMode, keep bool) (*Dir, error) {
+	mode, err := createPerm(perm)
+	if err != nil {
+		return nil, &fs.PathError{Op: "mkdirat", Path: name, Err: err}
+	}
+	fd := -1
+	err = d.do(name, func() (err error) {
+		fd, err = d.open(name, d.dirOpenFlags(), 0)
+		if errors.Is(err, unix.ENOENT) {
+			fd, err = d.mkdirAll(name, mode)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, pathErr("mkdirat", name, err)
+	}
+	if !keep {
+		closeFd(fd)
+		return nil, nil
+	}
+	return finishOpen(d.join(name), fd, d.cfg)
+}
+
+// mkdirAll makes every missing directory of name and returns a descriptor
+// of the last one, which the caller closes. It holds the descriptor of the
+// directory made or found last: each component is made and opened
 // relative to it, with O_NOFOLLOW, so one plain name cannot lead anywhere
 // else and the walk costs two syscalls a level instead of a lookup of the
 // whole prefix. What the held descriptor cannot settle is resolved afresh
@@ -192,7 +255,7 @@ func (d *Dir) MkdirAll(name string, perm fs.FileMode) error {
 // "..", a symlink (made before or swapped in after our mkdirat), every
 // component under NoXDev (whose mount check is the resolver's), and a
 // directory we may not open for reading where O_PATH is missing.
-func (d *Dir) mkdirAll(name string, perm uint32) error {
+func (d *Dir) mkdirAll(name string, perm uint32) (int, error) {
 	parts, _, _ := components(name)
 	held := d.ref.fd
 	hold := func(fd int) {
@@ -201,13 +264,15 @@ func (d *Dir) mkdirAll(name string, perm uint32) error {
 		}
 		held = fd
 	}
-	defer hold(d.ref.fd)
 	for i, part := range parts {
+		existed := false
 		if part != ".." {
 			err := eintr.Retry(func() error { return unix.Mkdirat(held, part, perm) })
 			if err != nil && err != unix.EEXIST {
-				return err
+				hold(d.ref.fd)
+				return -1, err
 			}
+			existed = err == unix.EEXIST
 			if !d.cfg.noXDev {
 				fd, err := openat(held, part, d.sys.dirFlags, 0)
 				if err == nil {
@@ -215,17 +280,27 @@ func (d *Dir) mkdirAll(name string, perm uint32) error {
 					continue
 				}
 				if !isNofollowErr(err) && err != unix.EACCES {
-					return err
+					hold(d.ref.fd)
+					return -1, err
 				}
 			}
 		}
 		fd, err := d.open(strings.Join(parts[:i+1], "/"), d.dirOpenFlags(), 0)
 		if err != nil {
-			return err
+			hold(d.ref.fd)
+			if existed && err == unix.ENOENT {
+				// Something is there (mkdirat said so) and leads nowhere:
+				// a dangling symlink, which is not a directory.
+				return -1, unix.ENOTDIR
+			}
+			return -1, err
 		}
 		hold(fd)
 	}
-	return nil
+	if held == d.ref.fd { // nothing to make: name is the top itself
+		return d.open(".", d.dirOpenFlags(), 0)
+	}
+	return held, nil
 }
 
 // Remove removes the file or empty directory name, as os.Remove. A final
@@ -321,8 +396,8 @@ func (d *Dir) Link(oldname, newname string) error {
 func (d *Dir) Rename(oldname, newname string) error {
 	err := d.twoNames(oldname, newname, func(op int, olast string, np int, nlast string) error {
 		var nst, ost unix.Stat_t
-		if unix.Fstatat(np, nlast, &nst, unix.AT_SYMLINK_NOFOLLOW) == nil && nst.Mode&unix.S_IFMT == unix.S_IFDIR {
-			if err := unix.Fstatat(op, olast, &ost, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if d.lstatEntry(np, nlast, newname, &nst) == nil && nst.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := d.lstatEntry(op, olast, oldname, &ost); err != nil {
 				return err
 			}
 			if ost.Dev != nst.Dev || ost.Ino != nst.Ino {
@@ -335,6 +410,17 @@ func (d *Dir) Rename(oldname, newname string) error {
 		return &os.LinkError{Op: "renameat", Old: oldname, New: newname, Err: err}
 	}
 	return nil
+}
+
+// lstatEntry is os.Lstat of the entry last in parent, which inParent found
+// for name: a trailing slash follows a final symlink, as it does for
+// lstat(2), but through the Dir's resolver, never by handing the kernel
+// the slash (fstatat would follow the symlink wherever it leads).
+func (d *Dir) lstatEntry(parent int, last, name string, st *unix.Stat_t) error {
+	if strings.HasSuffix(last, "/") {
+		return d.statObject(name, true, st)
+	}
+	return eintr.Retry(func() error { return unix.Fstatat(parent, last, st, unix.AT_SYMLINK_NOFOLLOW) })
 }
 
 // twoNames resolves the parents of two names and calls f with both.

@@ -20,7 +20,7 @@ func (d *Dir) ReplaceSymlink(target, name string) error {
 			return errNulByte
 		}
 		return d.inParent(name, func(parent int, last string) error {
-			return linkat.ReplaceSymlink(target, parent, last)
+			return linkat.ReplaceSymlinkIn(d.stages, target, parent, last)
 		})
 	})
 	if err != nil {

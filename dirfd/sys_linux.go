@@ -7,14 +7,16 @@ import (
 
 	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // sysState is what a Dir decided at Open about how to resolve names.
 type sysState struct {
-	openat2  bool   // resolve with one openat2 call
-	resolve  uint64 // RESOLVE_* flags for openat2
-	opath    bool   // O_PATH descriptors: objects are acted on through them
-	dirFlags int    // how the walk opens intermediate directories
+	openat2  bool       // resolve with one openat2 call
+	resolve  uint64     // RESOLVE_* flags for openat2
+	opath    bool       // O_PATH descriptors: objects are acted on through them
+	dirFlags int        // how the walk opens intermediate directories
+	mnt      mountid.ID // the directory's mount, for NoXDev in the walk
 }
 
 func newSysState(cfg config) sysState {
@@ -64,9 +66,14 @@ func baseDirFlags(opath bool) int {
 // (G1); it is only slower.
 const maxEAGAIN = 64
 
-// open resolves name inside the Dir and opens it with flags (O_CLOEXEC is
-// always added). The caller holds a reference on d.ref.
-func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+// errInRootRace is an InRoot lookup that openat2 refused with EXDEV
+// maxEAGAIN times: directories kept being moved out of the root under it.
+// It matches both ErrEscape (the kernel's reason) and EXDEV (what was seen).
+var errInRootRace = fmt.Errorf("%w: %w, again and again while directories were moved out of the root", ErrEscape, unix.EXDEV)
+
+// lookup is open's resolver: one openat2, or the component walk where
+// openat2 is missing.
+func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
 	if !d.sys.openat2 {
 		return d.walkOpen(name, flags, perm)
 	}
@@ -90,9 +97,21 @@ func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
 			return d.walkOpen(name, flags, perm)
 		case unix.EXDEV:
 			// RESOLVE_BENEATH/IN_ROOT/NO_XDEV all say "would leave" with
-			// EXDEV; without NoXDev it can only be an escape.
-			if d.cfg.noXDev {
+			// EXDEV.
+			switch {
+			case d.cfg.noXDev:
 				return -1, fmt.Errorf("%w (or crosses a mount point)", ErrEscape)
+			case d.cfg.mode == modeInRoot:
+				// Nothing can leave an InRoot lookup: ".." at the top
+				// stays there and absolute targets start there. The
+				// kernel says EXDEV when a directory the lookup went
+				// through was moved out of the root meanwhile, so that
+				// ".." from it cannot be judged: a race, as EAGAIN is,
+				// retried within the same bound.
+				if tries < maxEAGAIN {
+					continue
+				}
+				return -1, errInRootRace
 			}
 			return -1, ErrEscape
 		}

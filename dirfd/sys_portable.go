@@ -4,11 +4,14 @@ package dirfd
 
 import (
 	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 type sysState struct {
 	opath    bool // never: kept so that shared code reads the same on every system
 	dirFlags int
+	mnt      mountid.ID // the directory's mount, for NoXDev in the walk
 }
 
 func newSysState(config) sysState {
@@ -19,7 +22,9 @@ const oPath = 0
 
 func baseDirFlags(bool) int { return unix.O_RDONLY | unix.O_DIRECTORY }
 
-func (d *Dir) open(name string, flags int, perm uint32) (int, error) {
+// lookup is open's resolver: the system's single-call resolver where it
+// fits (fastOpen), else the component walk.
+func (d *Dir) lookup(name string, flags int, perm uint32) (int, error) {
 	if fd, ok, err := d.fastOpen(name, flags, perm); ok {
 		return fd, err
 	}

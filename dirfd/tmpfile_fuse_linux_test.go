@@ -252,6 +252,7 @@ func TestAtomicFileWhereUnnamedFilesCannotBeNamed(t *testing.T) {
 			}
 			checkFile(t, old, "new content", 0o640, owner)
 			checkFile(t, filepath.Join(mnt, "new"), "more", 0o604&^currentUmask(), creator)
+			d.Close() // and with it the stage it kept
 			for _, dir := range []string{mnt, mnt + ".backing"} {
 				if got := entries(t, dir); !slices.Equal(got, []string{"new", "old"}) {
 					t.Errorf("%s holds %q, want only new and old", dir, got)

@@ -295,6 +295,9 @@ func vfRun(t *testing.T, kind string, rename bool, opts []dirfd.Option, act vfAc
 		if err != nil {
 			return err
 		}
+		if keptStage(p, fi) {
+			return filepath.SkipDir
+		}
 		ino, _ := inodeOf(fi)
 		rel, _ := filepath.Rel(root, p)
 		found[ino] = rel
@@ -325,7 +328,7 @@ func vfRun(t *testing.T, kind string, rename bool, opts []dirfd.Option, act vfAc
 		}
 	}
 	for _, rel := range found {
-		if strings.HasPrefix(rel, ".racefree-") && !strings.HasPrefix(rel, fallback.ConflictPrefix) {
+		if strings.HasPrefix(rel, ".racefree-") {
 			res.violate("staging leftover %s", rel)
 		}
 	}

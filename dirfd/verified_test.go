@@ -113,7 +113,8 @@ func verifiedFixture(t *testing.T, opts ...dirfd.Option) (string, *dirfd.Dir) {
 	return root, d
 }
 
-// leftStages lists the staging directories (not conflict names) in dir.
+// leftStages lists the staging directories in dir, but for the empty
+// stages an open Dir keeps (see keptStage).
 func leftStages(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -122,9 +123,13 @@ func leftStages(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), staging.Prefix) && !strings.HasPrefix(e.Name(), fallback.ConflictPrefix) {
-			out = append(out, e.Name())
+		if !strings.HasPrefix(e.Name(), staging.Prefix) {
+			continue
 		}
+		if fi, err := e.Info(); err == nil && keptStage(filepath.Join(dir, e.Name()), fi) {
+			continue
+		}
+		out = append(out, e.Name())
 	}
 	return out
 }

@@ -45,7 +45,7 @@ func (d *Dir) RemoveIfSame(name string, h *opath.Handle) error {
 				if err != nil {
 					return err
 				}
-				_, err = unlinkat.RemoveIfSame(parent, entry, fd, d.cfg.strict)
+				_, err = unlinkat.RemoveIfSameIn(d.stages, parent, entry, fd, d.cfg.strict)
 				return err
 			})
 		})
@@ -87,7 +87,7 @@ func (d *Dir) RenameIfSame(oldname string, h *opath.Handle, newname string) erro
 			if err != nil {
 				return err
 			}
-			_, err = renameat2.RenameIfSame(op, oentry, fd, np, nentry, flags)
+			_, err = renameat2.RenameIfSameIn(d.stages, op, oentry, fd, np, nentry, flags)
 			return err
 		})
 	})

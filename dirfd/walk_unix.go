@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // Bounds on the work one name can cause in the walk: a name may have many
@@ -135,18 +136,28 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 		}
 		part := parts[i]
 		if part == ".." {
-			if i == 0 {
+			// ".." cancels the last real component before it. A "."
+			// there stands for a trailing slash (spliced from a target
+			// such as "sub/" or "."): it only asked for a directory, and
+			// cancelling it instead would apply ".." one level too low
+			// (with ls -> sub/, the kernel resolves d/ls/../f to d/f,
+			// not d/sub/f).
+			j := i - 1
+			for j >= 0 && parts[j] == "." {
+				j--
+			}
+			if j < 0 {
 				if d.cfg.mode == modeBeneath {
 					return -1, ErrEscape
 				}
 				// InRoot: ".." at the top stays at the top.
-				parts = parts[1:]
+				parts = parts[i+1:]
 			} else {
-				parts = slices.Delete(parts, i-1, i+1)
+				parts = slices.Delete(parts, j, i+1)
 				restarts++
-				setDir(root)
-				i = 0
 			}
+			setDir(root)
+			i = 0
 			if len(parts) == 0 {
 				parts = []string{"."}
 			}
@@ -171,8 +182,10 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 				}
 				continue
 			}
-			if d.cfg.noXDev && uint64(st.Dev) != d.dev {
-				return -1, errCrossesMount
+			if d.cfg.noXDev {
+				if err := d.sameMount(mountid.At(dirfd, part)); err != nil {
+					return -1, err
+				}
 			}
 			return -1, obj(dirfd, part)
 		}
@@ -206,7 +219,7 @@ func (d *Dir) walk(name string, flags int, perm uint32, obj func(dirfd int, last
 		}
 		if err == nil {
 			if d.cfg.noXDev && part != "." {
-				if err := d.sameDevice(fd); err != nil {
+				if err := d.sameMount(mountid.Of(fd)); err != nil {
 					closeFd(fd)
 					return -1, err
 				}
@@ -244,12 +257,16 @@ func symlinkAt(dirfd int, name string, openErr error) (string, bool) {
 	return target, err == nil
 }
 
-func (d *Dir) sameDevice(fd int) error {
-	var st unix.Stat_t
-	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+// sameMount is NoXDev's check of one component: its mount (id, as
+// mountid found it) must be the Dir's own. The mount ID, not st_dev: a
+// directory bind-mounted from the same filesystem (a host volume in a
+// container's rootfs) has the device of the tree around it, and openat2's
+// RESOLVE_NO_XDEV refuses it.
+func (d *Dir) sameMount(id mountid.ID, err error) error {
+	if err != nil {
 		return err
 	}
-	if uint64(st.Dev) != d.dev {
+	if id != d.sys.mnt {
 		return errCrossesMount
 	}
 	return nil

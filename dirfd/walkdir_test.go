@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/dirfd"
-	"github.com/racefree/racefree/internal/fileinfo"
 )
 
 // walkFixture has every kind of entry a walk meets: nested directories,
@@ -194,7 +193,7 @@ func TestWalkDirEntryActsOnTheListedObject(t *testing.T) {
 			return err
 		}
 		// TODO(merge): os.SameFile once Info comes from internal/fileinfo's os-compatible constructor.
-		if !fileinfo.Same(info, want) || info.Mode() != want.Mode() || info.Name() != want.Name() {
+		if !os.SameFile(info, want) || info.Mode() != want.Mode() || info.Name() != want.Name() {
 			t.Errorf("%s: Info %v %v, want the object lstat sees: %v %v", p, info.Name(), info.Mode(), want.Name(), want.Mode())
 		}
 		if e.Type() != want.Mode().Type() || e.IsDir() != want.IsDir() || e.Name() != want.Name() {
@@ -204,7 +203,7 @@ func TestWalkDirEntryActsOnTheListedObject(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !fileinfo.Same(viaParent, want) {
+		if !os.SameFile(viaParent, want) {
 			t.Errorf("%s: Parent().Lstat(Name()) is another object", p)
 		}
 		h, err := e.Handle()
@@ -216,7 +215,7 @@ func TestWalkDirEntryActsOnTheListedObject(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !fileinfo.Same(hi, want) || hi.Mode().Type() != want.Mode().Type() {
+		if !os.SameFile(hi, want) || hi.Mode().Type() != want.Mode().Type() {
 			t.Errorf("%s: Handle is another object (%v)", p, hi.Mode())
 		}
 		parents = append(parents, e.Parent())

@@ -3,10 +3,13 @@
 package fallback
 
 import (
+	"errors"
 	"os"
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/internal/eintr"
 )
 
 // CanMoveAside reports whether TakeAside can take the object that fd
@@ -66,4 +69,29 @@ func inGroup(gid int) bool {
 	}
 	groups, err := os.Getgroups()
 	return err == nil && slices.Contains(groups, gid)
+}
+
+// PrivateDir reports whether no other user can add, remove or rename
+// entries of the directory dirfd: it is owned by our effective uid and
+// grants write permission to neither group nor others (with a POSIX ACL,
+// the group bits are the ACL's mask, so no named entry grants write
+// either). In such a directory fstatat-compare-act has no window against
+// other users, so it may stand in for the move-aside where no private
+// directory can be made, on a full filesystem for instance (DESIGN.md S8).
+//
+// FullAndPrivate is the whole of that rule: err, from TakeAsideIn, says
+// that no private directory could be made because the filesystem or the
+// quota is full, and dirfd is private.
+func FullAndPrivate(dirfd int, err error) bool {
+	_, stage := errors.AsType[*StageError](err)
+	return stage && (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) && PrivateDir(dirfd)
+}
+
+// PrivateDir reports whether dirfd is private in that sense.
+func PrivateDir(dirfd int) bool {
+	var st unix.Stat_t
+	if eintr.Retry(func() error { return unix.Fstat(dirfd, &st) }) != nil {
+		return false
+	}
+	return int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0
 }

@@ -867,16 +867,22 @@ func checkInstall(s *scene) {
 }
 
 func checkRemoveStale(s *scene) {
+	const (
+		leftover = staging.Prefix + "0123456789abcdef0123456789abcdef"
+		open     = staging.Prefix + "fedcba9876543210fedcba9876543210"
+		theirs   = staging.Prefix + "00112233445566778899aabbccddeeff"
+	)
 	for _, c := range []struct {
-		name string
-		mode fs.FileMode
+		name, entry string
+		mode        fs.FileMode
 	}{
-		{staging.Prefix + "0123456789abcdef", 0o700},
-		{staging.Prefix + "conflict-0123", 0o700}, // somebody's object: never removed
-		{staging.Prefix + "fedcba9876543210", 0o755},
+		{leftover, "file-0123456789abcdef-1", 0o700},
+		{staging.Prefix + "conflict-0123", "x", 0o700}, // somebody's object: never removed
+		{open, "file-0123456789abcdef-1", 0o755},       // others may enter: not ours
+		{theirs, "x", 0o700},                           // holds what racefree never makes there
 	} {
 		s.mkdir(c.name)
-		s.file(c.name+"/x", "X")
+		s.file(c.name+"/"+c.entry, "X")
 		s.must(s.r.Chmod(c.name, c.mode))
 	}
 	n, err := s.d.RemoveStale(time.Hour)
@@ -887,9 +893,10 @@ func checkRemoveStale(s *scene) {
 	if err != nil || n != 1 {
 		s.t.Errorf("RemoveStale(0) = %d, %v; want 1, nil", n, err)
 	}
-	s.exists(staging.Prefix+"0123456789abcdef", false)
+	s.exists(leftover, false)
 	s.exists(staging.Prefix+"conflict-0123", true)
-	s.exists(staging.Prefix+"fedcba9876543210", true)
+	s.exists(open, true)
+	s.exists(theirs+"/x", true)
 	closed := s.open()
 	closed.Close()
 	_, err = closed.RemoveStale(0)

@@ -5,6 +5,7 @@ package linkat
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/fallback"
 	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/internal/staging"
 )
@@ -13,30 +14,28 @@ import (
 // replacing whatever non-directory is there. An existing directory is not
 // replaced (EISDIR, or ENOTEMPTY/EEXIST as the filesystem says).
 //
-// Cost: 7 system calls: mkdirat, openat and fstat to create and check the
-// stage; symlinkat and renameat; unlinkat and close to remove the stage.
-// (One more, geteuid, where the effective uid cannot safely be remembered:
-// in a non-root process that may still change it; see internal/staging.)
-// Use a Replacer to replace many links in one directory for 2 calls each.
-//
-// Once the rename has published the link, a failure to remove the stage
-// (an attacker moved it) is not reported as a failure of the replacement:
-// the empty leftover carries the staging prefix and Dir.RemoveStale
-// removes it.
+// The link is made in a private stage in dirfd (DESIGN.md S1) and renamed
+// over name. ReplaceSymlink makes the stage for the call and removes it
+// again: 8 system calls (mkdirat, openat, fstat, a listing and a dup to
+// make and check the stage; symlinkat and renameat; the stage's rmdir
+// with its identity check, and closes). ReplaceSymlinkIn with kept Stages,
+// or a Replacer, costs symlinkat and renameat once the stage exists.
 func ReplaceSymlink(target string, dirfd int, name string) error {
+	return ReplaceSymlinkIn(nil, target, dirfd, name)
+}
+
+// ReplaceSymlinkIn is ReplaceSymlink with the stage that stages keeps for
+// dirfd, made on first need (see fallback.Stages).
+func ReplaceSymlinkIn(stages *fallback.Stages, target string, dirfd int, name string) error {
 	if err := checkName(target); err != nil {
 		return err
 	}
 	if err := checkName(name); err != nil {
 		return err
 	}
-	r, err := NewReplacer(dirfd)
-	if err != nil {
-		return err
-	}
-	err = r.ReplaceSymlink(target, name)
-	r.Close()
-	return err
+	return publish(stages, dirfd, name, false, func(stage int, staged string) error {
+		return unix.Symlinkat(target, stage, staged)
+	})
 }
 
 // ReplaceLink makes newname in newdirfd a hard link to oldname in
@@ -51,101 +50,79 @@ func ReplaceSymlink(target string, dirfd int, name string) error {
 // (EXDEV); an empty name or one holding a NUL byte is EINVAL.
 //
 // When newname already is a link to oldname's object, rename(2) leaves
-// both names in place and succeeds (POSIX); the staged name that would
-// remain is removed with the stage, so nothing is left behind and the call
-// succeeds with nothing changed, as it should.
+// both names in place and succeeds (POSIX); the staged name that remains
+// is removed, so nothing is left behind and the call succeeds with
+// nothing changed, as it should.
 //
-// Cost: 7 system calls, as ReplaceSymlink with linkat for symlinkat.
+// Cost: as ReplaceSymlink, with linkat for symlinkat and one unlinkat
+// more (the staged name, gone unless the rename was that no-op).
 func ReplaceLink(olddirfd int, oldname string, newdirfd int, newname string) error {
+	return ReplaceLinkIn(nil, olddirfd, oldname, newdirfd, newname)
+}
+
+// ReplaceLinkIn is ReplaceLink with the stage that stages keeps for
+// newdirfd, made on first need (see fallback.Stages).
+func ReplaceLinkIn(stages *fallback.Stages, olddirfd int, oldname string, newdirfd int, newname string) error {
 	if err := checkName(oldname); err != nil {
 		return err
 	}
 	if err := checkName(newname); err != nil {
 		return err
 	}
-	r, err := NewReplacer(newdirfd)
-	if err != nil {
-		return err
-	}
-	// Closing the stage empties it if the rename left the staged link in
-	// it, so there is no need to look for it here.
-	err = r.publish(newname, link(olddirfd, oldname))
-	r.Close()
-	return err
+	return publish(stages, newdirfd, newname, true, func(stage int, staged string) error {
+		return unix.Linkat(olddirfd, oldname, stage, staged, 0)
+	})
 }
 
-// Replacer replaces links in one directory through one staging directory,
-// so a batch (`ln -sf T1 T2 ... DIR`) pays for the stage once.
+// Replacer replaces links in one directory through one kept stage, so a
+// batch (`ln -sf T1 T2 ... DIR`) pays for the stage once.
 type Replacer struct {
-	dirfd int
-	stage *staging.Dir
+	dirfd  int
+	stages fallback.Stages
 }
 
-// NewReplacer creates the staging directory in dirfd.
+// NewReplacer returns a Replacer for dirfd, which must stay open until
+// Close. The stage is made at the first replacement.
 func NewReplacer(dirfd int) (*Replacer, error) {
-	s, err := staging.Create(dirfd)
-	if err != nil {
-		return nil, err
-	}
-	return &Replacer{dirfd: dirfd, stage: s}, nil
+	return &Replacer{dirfd: dirfd}, nil
 }
-
-// stagedName is the name links are built under inside the private stage;
-// nobody else can create or replace it there, so a fixed name is safe.
-const stagedName = "link"
 
 // ReplaceSymlink makes name a symlink to target in the Replacer's
-// directory, atomically (2 system calls: symlinkat, renameat).
+// directory, atomically (2 system calls once the stage exists: symlinkat,
+// renameat).
 func (r *Replacer) ReplaceSymlink(target, name string) error {
-	if err := checkName(target); err != nil {
-		return err
-	}
-	if err := checkName(name); err != nil {
-		return err
-	}
-	return r.publish(name, func(stage int, staged string) error { return unix.Symlinkat(target, stage, staged) })
+	return ReplaceSymlinkIn(&r.stages, target, r.dirfd, name)
 }
 
 // ReplaceLink makes name in the Replacer's directory a hard link to
 // oldname in olddirfd, atomically, as the function ReplaceLink does (3
-// system calls: linkat, renameat, and an unlinkat that finds the staged
-// name gone unless newname already was a link to the same object).
+// system calls once the stage exists: linkat, renameat, and an unlinkat
+// that finds the staged name gone unless name already was a link to the
+// same object).
 func (r *Replacer) ReplaceLink(olddirfd int, oldname, name string) error {
-	if err := checkName(oldname); err != nil {
-		return err
-	}
-	if err := checkName(name); err != nil {
-		return err
-	}
-	if err := r.publish(name, link(olddirfd, oldname)); err != nil {
-		return err
-	}
-	// The stage must be empty for the next link. rename(2) was a no-op if
-	// name already was a link to the same object, and left the staged name.
-	if err := eintr.Retry(func() error { return unix.Unlinkat(r.stage.Fd, stagedName, 0) }); err != unix.ENOENT {
-		return err
-	}
-	return nil
+	return ReplaceLinkIn(&r.stages, olddirfd, oldname, r.dirfd, name)
 }
 
-// link returns the step that hard-links oldname in olddirfd into the stage.
-func link(olddirfd int, oldname string) func(stage int, staged string) error {
-	return func(stage int, staged string) error { return unix.Linkat(olddirfd, oldname, stage, staged, 0) }
-}
-
-// publish creates the object under the staged name with create, then
-// renames it over name. If the rename fails nothing was published, and the
-// staged object is removed so the stage is empty for the next one.
-func (r *Replacer) publish(name string, create func(stage int, staged string) error) error {
-	if err := eintr.Retry(func() error { return create(r.stage.Fd, stagedName) }); err != nil {
+// publish creates an object under a fresh name in the stage with create,
+// then renames it over name. The staged name is removed (by the name we
+// gave it, in our private stage, S2) if the rename failed, and with clean
+// also after a rename that may have been the POSIX no-op for two links of
+// one inode.
+func publish(stages *fallback.Stages, dirfd int, name string, clean bool, create func(stage int, staged string) error) error {
+	return stages.Do(dirfd, staging.Stage, func(s *staging.Dir) error {
+		staged := s.NewName("link")
+		if err := eintr.Retry(func() error { return create(s.Fd, staged) }); err != nil {
+			return err
+		}
+		err := eintr.Retry(func() error { return unix.Renameat(s.Fd, staged, dirfd, name) })
+		if err != nil || clean {
+			if uerr := eintr.Retry(func() error { return unix.Unlinkat(s.Fd, staged, 0) }); uerr != unix.ENOENT && err == nil {
+				err = uerr
+			}
+		}
 		return err
-	}
-	err := eintr.Retry(func() error { return unix.Renameat(r.stage.Fd, stagedName, r.dirfd, name) })
-	if err != nil {
-		unix.Unlinkat(r.stage.Fd, stagedName, 0)
-	}
-	return err
+	})
 }
 
-// Close removes the staging directory.
-func (r *Replacer) Close() error { return r.stage.Remove() }
+// Close removes the stage.
+func (r *Replacer) Close() error { return r.stages.Close() }

@@ -99,14 +99,19 @@ func Fchmod(fd int, mode uint32) error {
 }
 
 // Access checks the object against mode (unix.R_OK, W_OK, X_OK, F_OK) with
-// the real user and group IDs, as access(2) does.
+// the real user and group IDs, as access(2) does. It asks faccessat2 of
+// the descriptor itself (Linux 5.8). Where that is refused, with ENOSYS
+// (an older kernel) or EPERM (a seccomp filter; an immutable file's W_OK
+// says EPERM too, and gets the same answer again), it asks faccessat of
+// the descriptor's /proc entry, which needs no flags. x/sys's Faccessat is
+// not used: when faccessat2 is refused it emulates it and rejects
+// AT_EMPTY_PATH with EINVAL, so the procfs route was never reached.
 func (h *Handle) Access(mode uint32) error {
 	return h.control("faccessat2", func(fd int) error {
-		err := eintr.Retry(func() error { return unix.Faccessat(fd, "", mode, unix.AT_EMPTY_PATH) })
-		if err != unix.ENOSYS {
+		err := eintr.Retry(func() error { return unix.Faccessat2(fd, "", mode, unix.AT_EMPTY_PATH) })
+		if err != unix.ENOSYS && err != unix.EPERM {
 			return err
 		}
-		// Before Linux 5.8 there is no faccessat2; go through /proc.
 		return viaProcFd(fd, func(dir int, name string) error {
 			return unix.Faccessat(dir, name, mode, 0)
 		})
@@ -116,19 +121,39 @@ func (h *Handle) Access(mode uint32) error {
 // Path returns where the object is now, as the kernel names it. It is
 // computed on every call, never cached: it is a report, and using it as a
 // path reintroduces every race this package exists to remove.
+//
+// An object without a name is an error. The kernel marks one by appending
+// " (deleted)" to the last name it had, a string anyone can give a file,
+// so the mark is not trusted: an object whose link count is 0 has no name;
+// one that still has links but whose name ends so is either a file really
+// named that or one whose name we opened it by was removed while others
+// remain, and the name is returned only if it still names this object.
 func (h *Handle) Path() (string, error) {
 	p, err := procfs.ProcSelfFdReadlink(h.f)
 	if err != nil {
 		return "", &fs.PathError{Op: "readlink", Path: h.Name(), Err: err}
 	}
-	if strings.HasSuffix(p, " (deleted)") {
-		return "", &fs.PathError{Op: "readlink", Path: h.Name(), Err: errors.New("object has no name any more (deleted)")}
-	}
 	if !strings.HasPrefix(p, "/") {
 		return "", &fs.PathError{Op: "readlink", Path: h.Name(), Err: errors.New("object is not reachable from this process's root: " + p)}
 	}
+	var st unix.Stat_t
+	if err := h.control("fstat", func(fd int) error { return eintr.Retry(func() error { return unix.Fstat(fd, &st) }) }); err != nil {
+		return "", err
+	}
+	if st.Nlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: h.Name(), Err: errDeleted}
+	}
+	if strings.HasSuffix(p, " (deleted)") {
+		var named unix.Stat_t
+		if unix.Lstat(p, &named) != nil || named.Dev != st.Dev || named.Ino != st.Ino {
+			return "", &fs.PathError{Op: "readlink", Path: h.Name(), Err: errDeleted}
+		}
+	}
 	return p, nil
 }
+
+// errDeleted is Path of an object that has no name any more.
+var errDeleted = errors.New("object has no name any more (deleted)")
 
 // viaProcFd calls op on the magic link /proc/thread-self/fd/N of fd, given
 // as a verified descriptor of the fd directory and the entry name.

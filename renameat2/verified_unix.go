@@ -39,7 +39,19 @@ import (
 //     that we cannot write (moving it to the stage rewrites its ".."). The
 //     name can be swapped between the compare and the rename; with Strict
 //     this is refused with an error wrapping errors.ErrUnsupported.
+//
+// As in unlinkat.RemoveIfSame, a stage that cannot be made because the
+// filesystem is full is answered with fallback.CompareRename only where
+// olddirfd is a directory no other user can write (fallback.PrivateDir),
+// and Strict has nothing to refuse there. RenameIfSame makes a stage for
+// the call; RenameIfSameIn keeps one for many calls.
 func RenameIfSame(olddirfd int, oldname string, fd int, newdirfd int, newname string, flags Flags) (fallback.Method, error) {
+	return RenameIfSameIn(nil, olddirfd, oldname, fd, newdirfd, newname, flags)
+}
+
+// RenameIfSameIn is RenameIfSame with the move-aside place that stages
+// keeps for olddirfd, made on first need (see fallback.Stages).
+func RenameIfSameIn(stages *fallback.Stages, olddirfd int, oldname string, fd int, newdirfd int, newname string, flags Flags) (fallback.Method, error) {
 	if err := flags.check(); err != nil {
 		return fallback.None, err
 	}
@@ -64,8 +76,13 @@ func RenameIfSame(olddirfd int, oldname string, fd int, newdirfd int, newname st
 			return Rename(olddirfd, oldname, newdirfd, newname, flags)
 		})
 	}
-	a, err := fallback.TakeAside(olddirfd, oldname, &want, noReplace)
+	a, err := fallback.TakeAsideIn(stages, olddirfd, oldname, &want, noReplace)
 	if err != nil {
+		if fallback.FullAndPrivate(olddirfd, err) {
+			return fallback.CompareRename, fallback.IfSame(olddirfd, oldname, &want, func() error {
+				return Rename(olddirfd, oldname, newdirfd, newname, flags&^Strict)
+			})
+		}
 		return fallback.MoveAside, err
 	}
 	if !a.Same() {

@@ -44,8 +44,23 @@ import (
 // object, never on what the name refers to now, so another user cannot
 // push us down to the weaker sequence. An error creating the stage
 // (ENOSPC, EMLINK, ...), which such a user may be able to cause, is
-// returned as it is, not answered with a weaker sequence.
+// returned as it is (a *fallback.StageError), not answered with a weaker
+// sequence, with one exception that is not weaker (DESIGN.md S8): when
+// the filesystem is full (ENOSPC, EDQUOT) and dirfd is a directory no
+// other user can write (fallback.PrivateDir), fallback.CompareUnlink has
+// no window against them and runs instead, so that removing still frees
+// space where nothing else can.
+//
+// RemoveIfSame makes a private stage for the call and removes it again
+// (a mkdirat, an openat, an fstat, a listing and an rmdir); see
+// RemoveIfSameIn to keep one for many calls.
 func RemoveIfSame(dirfd int, name string, fd int, strict bool) (fallback.Method, error) {
+	return RemoveIfSameIn(nil, dirfd, name, fd, strict)
+}
+
+// RemoveIfSameIn is RemoveIfSame with the move-aside place that stages
+// keeps for dirfd, made on first need (see fallback.Stages).
+func RemoveIfSameIn(stages *fallback.Stages, dirfd int, name string, fd int, strict bool) (fallback.Method, error) {
 	if err := fallback.CheckName(name); err != nil {
 		return fallback.None, err
 	}
@@ -64,8 +79,13 @@ func RemoveIfSame(dirfd int, name string, fd int, strict bool) (fallback.Method,
 			return fallback.UnlinkAs(dirfd, name, &want)
 		})
 	}
-	a, err := fallback.TakeAside(dirfd, name, &want, putBack)
+	a, err := fallback.TakeAsideIn(stages, dirfd, name, &want, putBack)
 	if err != nil {
+		if fallback.FullAndPrivate(dirfd, err) {
+			return fallback.CompareUnlink, fallback.IfSame(dirfd, name, &want, func() error {
+				return fallback.UnlinkAs(dirfd, name, &want)
+			})
+		}
 		return fallback.MoveAside, err
 	}
 	if !a.Same() {

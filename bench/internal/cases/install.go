@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/staging"
 )
 
 // Source is root/src-<n>, a tree of n small files (filesPerDir to a
@@ -211,9 +214,17 @@ func installImpl(name, title string, install func(r *installRun) (time.Duration,
 	}}
 }
 
-// check reports whether work holds live alone, a whole copy of src.
+// check reports whether work holds live alone, a whole copy of src (and
+// the empty stage the racefree Dir keeps there until it is closed).
 func (r *installRun) check(n int) error {
 	ents, err := os.ReadDir(r.work)
+	ents = slices.DeleteFunc(ents, func(e os.DirEntry) bool {
+		var st unix.Stat_t
+		p := filepath.Join(r.work, e.Name())
+		in, _ := os.ReadDir(p)
+		return strings.HasPrefix(e.Name(), staging.Prefix) && unix.Lstat(p, &st) == nil &&
+			staging.Live(uint64(st.Dev), st.Ino) && len(in) == 0
+	})
 	if err != nil || len(ents) != 1 || ents[0].Name() != "live" {
 		return fmt.Errorf("work holds %v (%v), want live only", ents, err)
 	}

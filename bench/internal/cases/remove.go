@@ -176,6 +176,12 @@ func (r *removeIfSameRun) close() {
 }
 
 func removeIfSameImpl(name, title string, floor bool, op func(r *removeIfSameRun, i int) error) Impl {
+	return verifiedImpl(name, title, floor, op, func(r *removeIfSameRun, i int) error { return gone(r.dir, r.names[i]) })
+}
+
+// verifiedImpl is an operation on a file the runner created and holds a
+// handle of, with check judging its effect.
+func verifiedImpl(name, title string, floor bool, op, check func(r *removeIfSameRun, i int) error) Impl {
 	return Impl{Name: name, Title: title, Floor: floor, Start: func(root string, _ int) (*Runner, error) {
 		dir, err := workDir(root, "removeifsame")
 		if err != nil {
@@ -193,7 +199,7 @@ func removeIfSameImpl(name, title string, floor bool, op func(r *removeIfSameRun
 		return &Runner{
 			Prepare: r.prepare,
 			Op:      func(i int) error { return op(r, i) },
-			Check:   func(i int) error { return gone(dir, r.names[i]) },
+			Check:   func(i int) error { return check(r, i) },
 			Reset:   func() error { r.closeHandles(); return nil },
 			Close:   r.close,
 		}, nil

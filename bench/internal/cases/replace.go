@@ -12,6 +12,7 @@ import (
 	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/linkat"
 )
 
@@ -72,11 +73,21 @@ var replaceSymlinkOp = &Op{
 	Params:  none,
 	Counted: 200,
 	Impls: []Impl{
-		replaceImpl("racefree", "racefree `linkat.ReplaceSymlink`", 0, func(dir string, dirfd int) (func(string, string) error, func(), error) {
+		// A Dir keeps its stage from the first replacement on (DESIGN.md
+		// S3): the stage stays in dir, empty, until the Dir is closed.
+		replaceImpl("racefree", "racefree `Dir.ReplaceSymlink`", 1, func(dir string, _ int) (func(string, string) error, func(), error) {
+			d, err := dirfd.Open(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(target, name string) error { return d.ReplaceSymlink(target, name) }, func() { d.Close() }, nil
+		}),
+		// The descriptor-level call without kept stages: a stage made and
+		// removed per call.
+		replaceImpl("racefree-oneshot", "racefree `linkat.ReplaceSymlink` (a stage per call)", 0, func(dir string, dirfd int) (func(string, string) error, func(), error) {
 			return func(target, name string) error { return linkat.ReplaceSymlink(target, dirfd, name) }, nil, nil
 		}),
-		// A Replacer pays for its staging directory once, as `ln -sf` of
-		// many links into one directory would.
+		// A Replacer keeps its stage as a Dir does, for raw descriptors.
 		replaceImpl("racefree-batch", "racefree `linkat.Replacer` (stage reused)", 1, func(dir string, dirfd int) (func(string, string) error, func(), error) {
 			r, err := linkat.NewReplacer(dirfd)
 			if err != nil {

@@ -66,6 +66,38 @@ var writeFileOp = &Op{
 			}
 			return func(name string, data []byte) error { return d.WriteFile(name, data, 0o644) }, func() { d.Close() }, nil
 		}),
+		// The same durability by hand, as careful code writes it: a
+		// temporary file beside the name, write, fsync, rename over the
+		// name, fsync of the directory. (Atomic and durable against a
+		// crash; not against another user, who can take the temporary
+		// name in a directory it may write: the tamper attack.)
+		writeFileImpl("by-hand", "by hand: temporary file, `fsync`, `rename`, `fsync` of the directory (atomic, durable)", func(dir string) (func(string, []byte) error, func(), error) {
+			dirf, err := os.Open(dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(name string, data []byte) error {
+				tmp := filepath.Join(dir, "."+name+".tmp")
+				f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+				if err != nil {
+					return err
+				}
+				_, err = f.Write(data)
+				if err == nil {
+					err = f.Sync()
+				}
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err == nil {
+					err = os.Rename(tmp, filepath.Join(dir, name))
+				}
+				if err == nil {
+					err = dirf.Sync()
+				}
+				return err
+			}, func() { dirf.Close() }, nil
+		}),
 		// Atomic; the file is fsync'ed, its directory is not. WriteFile as
 		// users call it: each call first checks whether $TMPDIR is on the
 		// same filesystem as the destination (two temporary files and a
