@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/mountid"
 	"github.com/racefree/racefree/opath"
 )
 
@@ -140,6 +141,22 @@ func removeTree(d *dirfd.Dir, name string, h *opath.Handle) error {
 		return first
 	}
 	return d.RemoveIfSame(name, h)
+}
+
+// sameMount reports whether the object h pins is on the mount that holds
+// directory d. Mount IDs are compared, not device numbers: a bind mount of
+// a directory of the same filesystem has the same st_dev as the directory
+// it sits in, and only its mount ID tells it apart.
+func sameMount(d *dirfd.Dir, h *opath.Handle) (bool, error) {
+	a, err := mountid.Of(int(d.Fd()))
+	if err != nil {
+		return false, err
+	}
+	b, err := mountid.Of(int(h.Fd()))
+	if err != nil {
+		return false, err
+	}
+	return a == b, nil
 }
 
 // treeError is a failure at an entry below the operand of rm -r: at is
