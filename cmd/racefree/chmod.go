@@ -24,7 +24,6 @@ func runChmod(e *env, args []string) error {
 		return spec.apply(permBits(info.Mode()), info.IsDir(), umask)
 	}
 	p := newProgress(e.stderr, "changing modes", false)
-	defer p.done("")
 	c := &change{
 		e: e, verb: "change the mode of", recursive: recursive,
 		one: func(h *opath.Handle, fi fs.FileInfo) error {
@@ -43,7 +42,13 @@ func runChmod(e *env, args []string) error {
 			})
 		},
 	}
-	return c.run(s, paths)
+	err = c.run(s, paths)
+	if err == nil && recursive {
+		p.done("changed modes")
+	} else {
+		p.done("")
+	}
+	return err
 }
 
 // errSymlinkMode refuses to chmod a symlink operand: the system keeps no

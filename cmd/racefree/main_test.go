@@ -288,6 +288,9 @@ func TestResolve(t *testing.T) {
 		{"no-symlinks refuses one on the way", []string{"--mode", "no-symlinks", "a/up/a"}, 1, nil, []string{"racefree: resolve: a/up/a: a symlink is in the way"}},
 		{"missing", []string{"a/nope"}, 1, nil, []string{"racefree: resolve: a/nope: no such file or directory"}},
 		{"flags after the operand", []string{"a/b", "--root", "."}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root is --mode in-root", []string{"--in-root", ".", "a/up/a/b"}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root with --mode in-root", []string{"--in-root", ".", "--mode", "in-root", "/abs/b"}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root with another mode", []string{"--in-root", ".", "--mode", "no-symlinks", "a"}, 2, nil, []string{"--in-root resolves in-root"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := racefree(t, root, nil, append([]string{"resolve"}, tc.args...)...)

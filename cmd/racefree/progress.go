@@ -70,7 +70,7 @@ func (p *progress) update(objects, bytes int64) {
 		p.bar.Add64(added)
 		return
 	}
-	p.bar.Describe(fmt.Sprintf("%s: %d files", p.what, p.objects))
+	p.bar.Describe(fmt.Sprintf("%s: %d objects", p.what, p.objects))
 	p.bar.Add64(grown)
 }
 
@@ -94,7 +94,7 @@ func (p *progress) done(summary string) {
 	if secs > 0 {
 		rate = float64(p.size) / secs
 	}
-	fmt.Fprintf(p.w, "%s: %d files, %s in %.1fs (%s/s)\n", summary, p.objects, sizeText(float64(p.size)), secs, sizeText(rate))
+	fmt.Fprintf(p.w, "%s: %d objects, %s in %.1fs (%s/s)\n", summary, p.objects, sizeText(float64(p.size)), secs, sizeText(rate))
 }
 
 // sizeText writes n bytes with a binary unit.

@@ -143,6 +143,12 @@ func TestHostileNamesCannotForgeOutput(t *testing.T) {
 				{"install", "d", missing},
 				{"resolve", missing},
 				{"resolve", "--root", missing, "x"},
+				{"chmod", "-R", "u+x", missing},
+				{"chmod", "600", "d/" + name + "/nope"},
+				{"chown", "-R", "0", missing},
+				{"cp", "-a", missing, "y"},
+				{"cp", "-a", "d", "d/" + name},
+				{"chmod", name, "d"},
 				{"rm", "-" + name},
 			} {
 				r := racefree(t, dir, nil, args...)
