@@ -205,7 +205,11 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) ([]string, error) {
 				return nil, errHelp
 			}
 			// The flag package repeats the argument as given.
-			return nil, &usageError{quote(err.Error())}
+			msg := err.Error()
+			if !printable(msg) {
+				msg = quote(msg)
+			}
+			return nil, &usageError{msg}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

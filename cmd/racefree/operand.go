@@ -51,13 +51,29 @@ func (en entry) isEntry() bool {
 // rootFlags are --root and --in-root, which every command that takes paths
 // accepts (addRootFlags); open turns them into the scope its operands are
 // resolved in.
-type rootFlags struct{ beneath, inRoot string }
+type rootFlags struct {
+	flag string // "--root" or "--in-root", whichever was given last; "" for neither
+	dir  string
+	both bool // both were given
+}
 
 // addRootFlags defines --root and --in-root on fs.
 func addRootFlags(fs *flag.FlagSet) *rootFlags {
 	rf := &rootFlags{}
-	fs.StringVar(&rf.beneath, "root", "", "resolve every operand inside `DIR`; \"..\", absolute names and symlinks may not lead out of it")
-	fs.StringVar(&rf.inRoot, "in-root", "", "resolve every operand inside `DIR` as if it were / (as chroot does: \"..\" at the top stays there, absolute names and symlinks start at DIR)")
+	set := func(name string) func(string) error {
+		return func(dir string) error {
+			if dir == "" {
+				// Never read as "no root": a script's empty variable must
+				// not lift the confinement it asked for.
+				return fmt.Errorf("empty DIR")
+			}
+			rf.both = rf.both || rf.flag != "" && rf.flag != name
+			rf.flag, rf.dir = name, dir
+			return nil
+		}
+	}
+	fs.Func("root", "resolve every operand inside `DIR`; \"..\", absolute names and symlinks may not lead out of it", set("--root"))
+	fs.Func("in-root", "resolve every operand inside `DIR` as if it were / (as chroot does: \"..\" at the top stays there, absolute names and symlinks start at DIR)", set("--in-root"))
 	return rf
 }
 
@@ -68,26 +84,23 @@ func (rf *rootFlags) open(operands []string) (*scope, error) {
 	if err := checkOperands(operands); err != nil {
 		return nil, err
 	}
+	mode := dirfd.Beneath()
 	switch {
-	case rf.beneath != "" && rf.inRoot != "":
+	case rf.both:
 		return nil, usagef("--root and --in-root exclude each other")
-	case rf.beneath != "":
-		return openScope(rf.beneath, dirfd.Beneath())
-	case rf.inRoot != "":
-		return openScope(rf.inRoot, dirfd.InRoot())
+	case rf.flag == "":
+		return &scope{}, nil
+	case rf.flag == "--in-root":
+		mode = dirfd.InRoot()
 	}
-	return &scope{}, nil
-}
-
-func openScope(dir string, mode dirfd.Option) (*scope, error) {
-	if err := checkOperands([]string{dir}); err != nil {
+	if err := checkOperands([]string{rf.dir}); err != nil {
 		return nil, err
 	}
-	root, err := dirfd.Open(dir, mode)
+	root, err := dirfd.Open(rf.dir, mode)
 	if err != nil {
-		return nil, operandError(dir, err)
+		return nil, operandError(rf.dir, err)
 	}
-	return &scope{root: root, rootArg: dir}, nil
+	return &scope{root: root, rootArg: rf.dir, rootFlag: rf.flag}, nil
 }
 
 // scope is where a command resolves its operands: inside a root directory
@@ -95,8 +108,9 @@ func openScope(dir string, mode dirfd.Option) (*scope, error) {
 // directory. It is the one place that turns an operand into a descriptor,
 // for every command, extract included.
 type scope struct {
-	root    *dirfd.Dir // nil: operands are paths
-	rootArg string     // the root as given, for messages
+	root     *dirfd.Dir // nil: operands are paths
+	rootArg  string     // the root as given, for messages
+	rootFlag string     // and how: "--root" or "--in-root"
 }
 
 // Close releases the root directory.
@@ -162,7 +176,7 @@ func (s *scope) openIfDir(arg string) (*dirfd.Dir, error) {
 // one the operand escaped from.
 func (s *scope) operandError(arg string, err error) error {
 	if s.root != nil && errors.Is(err, dirfd.ErrEscape) {
-		return &operandErr{fmt.Sprintf("%s: leads out of %s (--root), refused", quote(arg), quote(s.rootArg)), err}
+		return &operandErr{fmt.Sprintf("%s: leads out of %s (%s), refused", quote(arg), quote(s.rootArg), s.rootFlag), err}
 	}
 	return operandError(arg, err)
 }

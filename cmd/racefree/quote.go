@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -22,10 +23,19 @@ import (
 // name cannot pass for a plain one, and a plain one cannot pass for a
 // quoted one.
 func quote(s string) string {
-	for _, r := range s {
-		if r == utf8.RuneError || r == '"' || r == '\\' || !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
+	if !printable(s) || strings.ContainsAny(s, `"\`) {
+		return strconv.Quote(s)
 	}
 	return s
+}
+
+// printable reports whether s is valid UTF-8 made only of printable
+// characters (space included): text that can reach a terminal as it is.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -102,14 +102,14 @@ func runResolve(e *env, args []string) error {
 // --root DIR (or the current directory) with --mode, or --in-root DIR,
 // which is --mode in-root.
 func resolveRoot(rf *rootFlags, mode string) (string, []dirfd.Option, error) {
-	root := rf.beneath
+	root := rf.dir
 	switch {
-	case rf.beneath != "" && rf.inRoot != "":
+	case rf.both:
 		return "", nil, usagef("--root and --in-root exclude each other")
-	case rf.inRoot != "" && mode != "" && mode != "in-root":
+	case rf.flag == "--in-root" && mode != "" && mode != "in-root":
 		return "", nil, usagef("--in-root resolves in-root, not %q (give --root DIR --mode %s)", mode, mode)
-	case rf.inRoot != "":
-		root, mode = rf.inRoot, "in-root"
+	case rf.flag == "--in-root":
+		mode = "in-root"
 	case root == "":
 		root = "."
 	}

@@ -173,6 +173,9 @@ func TestRootUsage(t *testing.T) {
 		r.expect(t, 1, nil, []string{"racefree: " + cmd + ": nope: no such file or directory"})
 		r = racefree(t, dir, nil, append([]string{cmd, "--in-root", "f"}, operands...)...)
 		r.expect(t, 1, nil, []string{"racefree: " + cmd + ": f: not a directory"})
+		// An empty DIR (a script's unset variable) is never "no root".
+		r = racefree(t, dir, nil, append([]string{cmd, "--root", ""}, operands...)...)
+		r.expect(t, 2, nil, []string{`racefree: ` + cmd + `: invalid value "" for flag -root: empty DIR`})
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "y")); err == nil {
 		t.Error("a command with a bad root made y")
