@@ -91,6 +91,10 @@ func BenchmarkRenameIfSame(b *testing.B)   { benchOp(b, "RenameIfSame") }
 func BenchmarkReplaceSymlink(b *testing.B) { benchOp(b, "ReplaceSymlink") }
 func BenchmarkWriteFile(b *testing.B)      { benchOp(b, "WriteFile") }
 func BenchmarkInstall(b *testing.B)        { benchOp(b, "Install") }
+func BenchmarkWalkDir(b *testing.B)        { benchOp(b, "WalkDir") }
+func BenchmarkChownTree(b *testing.B)      { benchOp(b, "ChownTree") }
+func BenchmarkChownTreeOwned(b *testing.B) { benchOp(b, "ChownTreeOwned") }
+func BenchmarkCopyTree(b *testing.B)       { benchOp(b, "CopyTree") }
 
 func benchOp(b *testing.B, name string) {
 	for _, op := range cases.Ops {

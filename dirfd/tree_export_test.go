@@ -10,3 +10,6 @@ func ForceHardlinkRule(on bool) (restore func()) {
 	hardlinksProtected = func() bool { return !on }
 	return func() { hardlinksProtected = saved }
 }
+
+// HardlinksProtected is what the tree operations read from the kernel.
+func HardlinksProtected() bool { return hardlinksProtected() }

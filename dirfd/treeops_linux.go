@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 
@@ -22,7 +23,13 @@ var hardlinksProtected = sync.OnceValue(func() bool {
 		return false
 	}
 	defer proc.Close()
-	f, err := proc.OpenRoot("sys/fs/protected_hardlinks")
+	h, err := proc.OpenRoot("sys/fs/protected_hardlinks")
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	// OpenRoot hands back an O_PATH handle, which cannot be read.
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
 		return false
 	}

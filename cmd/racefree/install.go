@@ -14,6 +14,7 @@ func runInstall(e *env, args []string) error {
 	flags := newFlags("install")
 	verify := flags.String("verify", "", "run `CMD` with sh -c on the staged tree (as $1 and working directory) before publishing it; a non-zero exit refuses the install")
 	keep := flags.String("keep-previous", "", "keep the tree DEST held before as `NAME`, an entry in DEST's directory (replacing what NAME held)")
+	linkUnchanged := flags.Bool("link-unchanged", false, "hard-link files whose size, mode, owner and time equal those of the tree installed at DEST now, instead of copying them")
 	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
@@ -59,7 +60,16 @@ func runInstall(e *env, args []string) error {
 	if *keep != "" {
 		opts = append(opts, dirfd.KeepPrevious(*keep))
 	}
-	build := func(stage *dirfd.Dir) error { return copyTree(src, stage, p) }
+	copyOpts := []dirfd.CopyOption{dirfd.CopyInto(), dirfd.CopyProgress(func(files int, bytes int64) { p.update(int64(files), bytes) })}
+	if *linkUnchanged {
+		// The tree installed now, if any: NAME itself or, in the
+		// versioned layout, what its symlink leads to, inside d.
+		if prev, err := d.OpenDir(dest.name); err == nil {
+			defer prev.Close()
+			copyOpts = append(copyOpts, dirfd.LinkUnchanged(prev))
+		}
+	}
+	build := func(stage *dirfd.Dir) error { return copyError(dirfd.CopyTree(stage, ".", src, ".", copyOpts...)) }
 	err = d.Install(dest.name, build, opts...)
 	if err != nil {
 		p.done("")
@@ -67,6 +77,16 @@ func runInstall(e *env, args []string) error {
 	}
 	p.done(fmt.Sprintf("installed %s (%s)", quote(dest.arg), layoutText(dest.arg, res)))
 	return nil
+}
+
+// copyError names the entry of SRC_DIR a failed copy is about, by its
+// path in SRC_DIR.
+func copyError(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) && le.Old != "." {
+		return fmt.Errorf("%s: %s", le.Old, explain(le.Err))
+	}
+	return err
 }
 
 // verifyError is a --verify command that refused the staged tree.

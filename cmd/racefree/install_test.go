@@ -96,6 +96,25 @@ func installCases(disable string) []cmdCase {
 				wantSameTree(t, j(r, "dst"), j(r, "src"))
 				wantSameTree(t, j(r, "old"), j(r, "new"))
 			}},
+		{name: "--link-unchanged links the files that did not change",
+			tree:   append(append(sourceTree("src"), sourceTree("src2")...), "file src2/etc/secret changed!", "mtime src2/etc/secret 1100000000"),
+			before: [][]string{{"install", "src", "dst"}}, args: []string{"install", "--link-unchanged", "--keep-previous", "old", "src2", "dst"},
+			check: func(t *testing.T, r string) {
+				wantSameTree(t, j(r, "dst"), j(r, "src2"))
+				for name, linked := range map[string]bool{"bin/tool": true, "top-link": true, "etc/secret": false, "deep/a/b/c/f": false /* no time set: made anew */} {
+					a, err1 := os.Stat(j(r, "dst", name))
+					b, err2 := os.Stat(j(r, "old", name))
+					if err1 != nil || err2 != nil {
+						t.Fatal(err1, err2)
+					}
+					if os.SameFile(a, b) != linked {
+						t.Errorf("%s: linked to the previous tree's %v, want %v", name, !linked, linked)
+					}
+				}
+			}},
+		{name: "--link-unchanged with nothing installed yet",
+			tree: src, args: []string{"install", "--link-unchanged", "src", "dst"},
+			check: sameTree("dst", "src")},
 		{name: "a verify command that passes",
 			tree: src, args: []string{"install", "--verify", `test -x "$1/bin/tool" && test "$PWD" -ef "$1" && test "$RACEFREE_STAGE" = "$1" && test -f bin/suid`, "src", "dst"},
 			check: sameTree("dst", "src")},
@@ -268,7 +287,7 @@ func TestInstallRefusesSpecialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := racefree(t, root, nil, "install", "src", "dst")
-	r.expect(t, 1, nil, []string{"racefree: install: dst: ", "d/fifo: is a FIFO; install copies only regular files, directories and symlinks"})
+	r.expect(t, 1, nil, []string{"racefree: install: dst: ", "d/fifo: is a FIFO, socket or device node, which is copied only with CopySpecial"})
 	wantMissing(t, filepath.Join(root, "dst"))
 	wantNoStaging(t, root)
 }

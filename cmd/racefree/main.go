@@ -10,7 +10,7 @@
 //	racefree chown [-R] OWNER[:GROUP] PATH...
 //	racefree chmod [-R] MODE PATH...
 //	racefree cp -a [--special] SRC DST | -a [--special] SRC... DIR
-//	racefree install [--verify CMD] [--keep-previous NAME] SRC_DIR DEST
+//	racefree install [--verify CMD] [--keep-previous NAME] [--link-unchanged] SRC_DIR DEST
 //	racefree write [--mode M] DEST
 //	racefree resolve [--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH
 //	racefree demo [--seconds N]
@@ -90,7 +90,7 @@ var commands = []command{
 	{"ln", "[-s] [-f] [-T] TARGET... LINK|DIR", "make links; with -f an existing LINK is replaced atomically", runLn},
 	{"mv", "[--exchange | -n] SRC DST", "rename SRC to DST, swap them atomically (--exchange), or never replace DST (-n)", runMv},
 	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
-	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
+	{"install", "[--verify CMD] [--keep-previous NAME] [--link-unchanged] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
 	{"chown", "[-R] OWNER[:GROUP] PATH...", "change the owner and group of each PATH (-R: and of everything below it), symlinks themselves, never followed", runChown},
 	{"chmod", "[-R] MODE PATH...", "change the mode of each PATH (-R: and of everything below it) as chmod(1) does, symbolic modes and X included; symlinks are neither changed nor followed", runChmod},
 	{"cp", "-a [--special] SRC DST | -a [--special] SRC... DIR", "copy as cp -a does, reading the source only through descriptors; never replaces anything", runCp},

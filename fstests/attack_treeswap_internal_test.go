@@ -1,0 +1,35 @@
+//go:build unix
+
+package fstests
+
+import (
+	"testing"
+	"time"
+)
+
+// TestTreeSwapCatchesEachNaiveJob runs the tree-swap attack on one job at
+// a time: each of the naive jobs (chown, chmod, copy, walk by path) must be
+// caught on its own, so that the attack proves something for each tree
+// operation and not only for the first one the cycle reaches, and racefree
+// must never be.
+func TestTreeSwapCatchesEachNaiveJob(t *testing.T) {
+	saved := treeJobs
+	defer func() { treeJobs = saved }()
+	for _, job := range saved {
+		t.Run(job, func(t *testing.T) {
+			treeJobs = []string{job}
+			o := Options{Duration: 2 * time.Second}
+			naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(o, true))
+			if naive.Escapes == 0 {
+				t.Errorf("the naive %s was never caught: %v", job, naive)
+			}
+			o.Duration = 300 * time.Millisecond
+			ours := runTreeSwap(t, t.TempDir(), Racefree, newBudget(o, false))
+			if ours.Escapes != 0 || ours.Moves == 0 {
+				t.Errorf("racefree %s: %v", job, ours)
+			}
+			t.Log(naive)
+			t.Log(ours)
+		})
+	}
+}

@@ -1,0 +1,247 @@
+//go:build unix
+
+package fstests
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/internal/eintr"
+)
+
+// The tree-swap attack (systemd-tmpfiles' recursive chown and chmod,
+// CVE-2017-18078 and CVE-2018-6954; kubelet's fsGroup walk; "docker cp",
+// CVE-2018-15664): a privileged tree job (chown -R, chmod -R, cp -a, or a
+// plain walk that looks at what it finds) runs over a tree another user
+// can write. That user exchanges a directory of the tree, tree/d, with a
+// symlink to the sentinel, s, at the moment the job opens d to list it
+// (the cleaner's striker): a job that then acts on the names it listed by
+// paths through tree/d follows the symlink and changes, or reads, the
+// sentinel's files, which have the same names as d's.
+//
+// The victim cycles through four jobs, one per operation, each on a tree
+// rebuilt with nothing moving: chown (to group 4242 as root; unprivileged,
+// to the caller's own uid and gid, which chown(2) still records in the
+// ctime that the sentinel checks), chmod (0640 files, 0750 directories), a copy of
+// the tree, and a walk that lstats every entry. The naive victim is
+// filepath.WalkDir with os.Lchown, os.Chmod and os.ReadFile by path; the
+// racefree one ChownTree, ChmodTree, CopyTree and WalkDir. Harm is any
+// change to the sentinel, a copy holding the sentinel's data, and a walk
+// entry that is a sentinel object.
+func init() {
+	register(attack{name: "tree-swap", order: 21, run: runTreeSwap})
+}
+
+// treeJobs are the victim's jobs, in the order it cycles through them.
+var treeJobs = []string{"chown", "chmod", "copy", "walk"}
+
+// treeVictim does one job on root/tree; copies go to root/copy. A walk
+// reports what it met to seen.
+type treeVictim func(job string, seen func(fs.FileInfo)) error
+
+// treeOwner is what the chown job gives the tree: a real change as root,
+// the caller's own owner and group otherwise.
+func treeOwner() (uid, gid int) {
+	if os.Geteuid() == 0 {
+		return 0, 4242
+	}
+	return os.Geteuid(), os.Getegid()
+}
+
+func naiveTreeVictim(root string) treeVictim {
+	tree, copyTo := filepath.Join(root, "tree"), filepath.Join(root, "copy")
+	uid, gid := treeOwner()
+	return func(job string, seen func(fs.FileInfo)) error {
+		return filepath.WalkDir(tree, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // gone or swapped: a naive job goes on
+			}
+			switch job {
+			case "chown":
+				_ = os.Lchown(p, uid, gid)
+			case "chmod":
+				if e.Type()&fs.ModeSymlink == 0 {
+					mode := fs.FileMode(0o640)
+					if e.IsDir() {
+						mode = 0o750
+					}
+					_ = os.Chmod(p, mode)
+				}
+			case "copy":
+				rel, _ := filepath.Rel(tree, p)
+				switch {
+				case e.IsDir():
+					_ = os.MkdirAll(filepath.Join(copyTo, rel), 0o700)
+				case e.Type().IsRegular():
+					if data, err := os.ReadFile(p); err == nil {
+						_ = os.WriteFile(filepath.Join(copyTo, rel), data, 0o600)
+					}
+				}
+			case "walk":
+				if fi, err := os.Lstat(p); err == nil {
+					seen(fi)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func dirTreeVictim(d *dirfd.Dir) treeVictim {
+	uid, gid := treeOwner()
+	return func(job string, seen func(fs.FileInfo)) error {
+		switch job {
+		case "chown":
+			return d.ChownTree("tree", uid, gid)
+		case "chmod":
+			return d.ChmodTree("tree", func(_ string, info fs.FileInfo) fs.FileMode {
+				if info.IsDir() {
+					return 0o750
+				}
+				return 0o640
+			})
+		case "copy":
+			return dirfd.CopyTree(d, "copy", d, "tree")
+		}
+		return d.WalkDir("tree", func(_ string, e *dirfd.Entry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := e.Info()
+			if err == nil {
+				seen(fi)
+			}
+			return nil
+		})
+	}
+}
+
+func runTreeSwap(t *testing.T, dir string, side Side, b *budget) Result {
+	t.Helper()
+	s := newSentinel(t, dir)
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o777); err != nil {
+		t.Fatalf("fstests: %v", err)
+	}
+	rfd, err := eintr.Retry1(func() (int, error) {
+		return unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		t.Fatalf("fstests: %v", err)
+	}
+	defer unix.Close(rfd)
+	victim := naiveTreeVictim(root)
+	if side == Racefree {
+		d, err := dirfd.Open(root)
+		if err != nil {
+			t.Fatalf("fstests: %v", err)
+		}
+		defer d.Close()
+		victim = dirTreeVictim(d)
+	}
+
+	var r Result
+	var strikes int64
+	var first string
+	refused := refusals{}
+	st := newStriker(t)
+	defer st.close()
+	for b.more(r.Ops, r.Escapes) {
+		target := s.dir
+		if r.Ops%2 == 1 {
+			target = "../../outside"
+		}
+		job := treeJobs[int(r.Ops)%len(treeJobs)]
+		r.Ops++
+		err := buildCleanerTree(rfd, "tree", target)
+		if err != nil && !outOfSpace(err) {
+			t.Fatalf("fstests: tree-swap: %v", err)
+		}
+		var harm string
+		if err == nil {
+			round := st.arm(t, root, "tree/d", "s")
+			err = victim(job, func(fi fs.FileInfo) {
+				if rel, ok := s.holds(fi); ok && harm == "" {
+					harm = "walk met outside/" + rel
+				}
+			})
+			if st.halt(round) {
+				strikes++
+			}
+		}
+		switch {
+		case err == nil:
+		case refusedMidSwap(err) || outOfSpace(err):
+			r.Refused++
+			refused.add(err)
+		default:
+			t.Errorf("fstests: tree-swap: %s under attack: %v", job, err)
+		}
+		if job == "copy" && harm == "" {
+			harm = copiedOutside(filepath.Join(root, "copy"))
+		}
+		if harm != "" {
+			r.Escapes++
+			if first == "" {
+				first = harm
+			}
+		}
+		if c := s.changes(); len(c) > 0 {
+			// The sentinel no longer matches its record, so later
+			// operations could not be judged: stop here.
+			r.Escapes += int64(len(c))
+			if first == "" {
+				first = job + " changed outside/" + firstHarm(c)
+			}
+			break
+		}
+		if harm != "" {
+			break
+		}
+		for _, p := range []string{"tree", "s", "copy"} {
+			if err := removeScenePart(filepath.Join(root, p)); err != nil {
+				t.Fatalf("fstests: %v", err)
+			}
+		}
+	}
+	r.Moves = strikes
+	r.Detail = fmt.Sprintf("%d struck%s", strikes, refused)
+	if first != "" {
+		r.Detail += fmt.Sprintf("; escaped at op %d: %s", r.Ops, first)
+	}
+	return r
+}
+
+// copiedOutside reports a file of a copy that holds the sentinel's data.
+func copiedOutside(copyDir string) string {
+	var found string
+	_ = filepath.WalkDir(copyDir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() || found != "" {
+			return nil
+		}
+		if data, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(data), "outside") {
+			rel, _ := filepath.Rel(copyDir, p)
+			found = "copy read outside data into " + rel
+		}
+		return nil
+	})
+	return found
+}
+
+// removeScenePart removes what a round left, opening up directories a
+// chmod closed.
+func removeScenePart(p string) error {
+	if err := os.RemoveAll(p); err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	_ = walkChmodDirs(p)
+	return os.RemoveAll(p)
+}
