@@ -13,8 +13,14 @@
 # traffic of other work on the machine does not reach them. Otherwise, or
 # with BENCH_DIR set, they run in BENCH_DIR (default $TMPDIR or /tmp).
 #
+# The operations that wait for the filesystem's journal (WriteFile,
+# Install, RemoveIfSame, RenameIfSame, ReplaceSymlink) are measured once
+# more on a disk-backed filesystem, DISK_DIR (default /var/tmp), whose
+# waits a RAM-backed image hides; skipped, saying so, when DISK_DIR is on a
+# RAM filesystem.
+#
 # Environment: COUNT (rounds, default 4), BENCHTIME (go test -benchtime,
-# default 300ms), BENCH_DIR. About 5 minutes on 2 cores shared with other
+# default 300ms), BENCH_DIR, DISK_DIR. About 5 minutes on 2 cores shared with other
 # work (load average 6 to 16).
 set -euo pipefail
 
@@ -62,6 +68,19 @@ else
 	FS_DESC="$(df -T "$FS" | awk 'NR==2{print $2}') (${TMPDIR:-/tmp}; not root, or no mkfs.ext4)"
 fi
 
+DISK_DIR=${DISK_DIR:-/var/tmp}
+DISK_FS=
+disk_type=$(df -T "$DISK_DIR" 2>/dev/null | awk 'NR==2{print $2}')
+case "$disk_type" in
+"" | tmpfs | ramfs) echo "run.sh: $DISK_DIR is ${disk_type:-unknown}, not disk-backed: no disk-backed pass" ;;
+*)
+	DISK_FS=$(mktemp -d "$DISK_DIR/racefree-bench-XXXXXX")
+	DISK_DESC="$disk_type ($DISK_DIR, $(df "$DISK_DIR" | awk 'NR==2{print $1}'))"
+	;;
+esac
+cleanup_disk() { if [ -n "$DISK_FS" ]; then rm -rf "$DISK_FS"; fi; }
+trap 'cleanup; cleanup_disk' EXIT
+
 rm -rf "$OUT"
 mkdir -p "$OUT/strace/openat2" "$OUT/strace/walk"
 
@@ -87,6 +106,7 @@ dirty=$(git status --porcelain -- "${libdirs[@]}" ':!*_test.go' | awk '{print $2
 	echo "cpu:        $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
 	echo "go:         $(go env GOVERSION)"
 	echo "filesystem: $FS_DESC"
+	echo "disk:       ${DISK_DESC:-none}"
 	echo "commit:     $(git rev-parse --short HEAD), changes not committed in the library code measured: ${dirty:-none}"
 	echo "benchmarks: $COUNT rounds x -test.count=1 -test.benchtime=$BENCHTIME, openat2 and walk profiles alternating"
 	echo "syscalls:   strace -f -c attached to bench/cmd/syscount once set up: N operations (per case) minus none"
@@ -107,6 +127,15 @@ for round in $(seq "$COUNT"); do
 	(cd bench && TMPDIR="$FS" RACEFREE_BENCH_ROUND="$round" RACEFREE_DISABLE=openat2 "$WORK/bench.test" -test.run '^$' \
 		-test.bench "^Benchmark($walk_ops)\$" -test.count 1 -test.benchtime "$BENCHTIME") >>"$OUT/bench-walk.txt"
 done
+if [ -n "$DISK_FS" ]; then
+	disk_ops=$(echo "$ops" | tr '|' '\n' | grep -xE 'RemoveIfSame|RenameIfSame|ReplaceSymlink|WriteFile|Install' | paste -sd'|')
+	: >"$OUT/bench-disk.txt"
+	for round in $(seq "$COUNT"); do
+		echo "benchmarks on disk: round $round/$COUNT ($(($(date +%s) - start))s, load $(loadavg))"
+		(cd bench && TMPDIR="$DISK_FS" RACEFREE_BENCH_ROUND="$round" env -u RACEFREE_DISABLE "$WORK/bench.test" -test.run '^$' \
+			-test.bench "^Benchmark($disk_ops)\$" -test.count 1 -test.benchtime "$BENCHTIME") >>"$OUT/bench-disk.txt"
+	done
+fi
 grep -q 'racefree-resolver: openat2' "$OUT/bench-openat2.txt" || { echo "openat2 profile did not use openat2" >&2; exit 1; }
 grep -q 'racefree-resolver: walk' "$OUT/bench-walk.txt" || { echo "walk profile did not walk" >&2; exit 1; }
 
@@ -118,6 +147,11 @@ done
 for op in ${walk_ops//|/ }; do
 	benchstat -filter ".name:$op" -col /impl "$OUT/bench-walk.txt" >"$OUT/benchstat-walk-$op.txt"
 done
+if [ -n "$DISK_FS" ]; then
+	for op in ${disk_ops//|/ }; do
+		benchstat -filter ".name:$op" -col /impl "$OUT/bench-disk.txt" >"$OUT/benchstat-disk-$op.txt"
+	done
+fi
 benchstat -ignore racefree-resolver -filter "/impl:racefree" -col .file \
 	openat2="$OUT/bench-openat2.txt" walk="$OUT/bench-walk.txt" >"$OUT/benchstat-profiles.txt"
 

@@ -130,6 +130,15 @@ func UnknownDisabled() []string {
 
 const detailDisabled = "disabled by " + EnvDisable
 
+// Disabled reports whether RACEFREE_DISABLE names f (or says "all"): the
+// one reason a report may say "missing" for a feature the kernel has. A
+// test that compares the report with the kernel uses it to tell a profile
+// from a lie.
+func Disabled(f Feature) bool {
+	set, _ := disabled()
+	return set[f]
+}
+
 type probed struct {
 	once sync.Once
 	st   Status

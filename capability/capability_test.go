@@ -96,33 +96,6 @@ func TestZeroReportHasNothing(t *testing.T) {
 	}
 }
 
-// fakeDev is a device number no real filesystem in the test has.
-const fakeDev = 1<<63 | 0x7ace
-
-func TestMarkMissingIsPerDeviceAndPerFilesystemFeatureOnly(t *testing.T) {
-	if !Has(RenameExchange) || !Has(Openat2) {
-		t.Skip("needs rename_exchange and openat2 in the process report")
-	}
-	MarkMissing(fakeDev, RenameExchange, "test: no exchange here")
-	MarkMissing(fakeDev, Openat2, "test: not per filesystem, must be ignored")
-	if HasOn(fakeDev, RenameExchange) {
-		t.Error("HasOn after MarkMissing")
-	}
-	if !HasOn(fakeDev+1, RenameExchange) {
-		t.Error("MarkMissing leaked to another device")
-	}
-	if !HasOn(fakeDev, Openat2) {
-		t.Error("MarkMissing took away a kernel-wide feature")
-	}
-	r := ForDevice(fakeDev)
-	if s := r.Status(RenameExchange); s.Available || s.Detail != "test: no exchange here" {
-		t.Errorf("ForDevice: %+v", s)
-	}
-	if !r.Has(Openat2) || !ForDevice(fakeDev+1).Has(RenameExchange) {
-		t.Error("ForDevice changed more than the marked feature")
-	}
-}
-
 // Re-executing the test binary: RACEFREE_DISABLE is read once per process.
 const envChild = "RACEFREE_CAPABILITY_TEST_CHILD"
 

@@ -21,7 +21,7 @@ const tmpfileName = "t"
 
 // ProbeDir actively probes the per-filesystem features (o_tmpfile,
 // rename_noreplace, rename_exchange, rename_whiteout) on the filesystem of
-// the directory dirfd refers to, and returns ForDevice for that filesystem.
+// the directory dirfd refers to, and returns ForDir for that filesystem.
 //
 // It works in a private scratch directory it creates in dirfd (mode 0700,
 // named ".racefree-probe-" and random hex), opens without following
@@ -29,8 +29,8 @@ const tmpfileName = "t"
 // device) before using it, through its descriptor only. Because the probe
 // owns every object involved, an "unsupported" errno (EINVAL included) is
 // unambiguous there: the feature is recorded missing for that filesystem
-// with MarkMissing, and every later HasOn and ForDevice for the device
-// says so. A feature that worked has Detail DetailConfirmed. A feature that
+// with MarkMissing, and every later HasAt and ForDir for the mount says
+// so (a feature confirmed there forgets an earlier mark). A feature that worked has Detail DetailConfirmed. A feature that
 // failed for another reason (EPERM, ENOSPC, ...) is left as the kernel
 // report has it, with the failure noted in its Detail.
 //
@@ -54,10 +54,15 @@ func ProbeDir(dirfd int) (Report, error) {
 	}
 	dev := uint64(st.Dev)
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return ForDevice(dev), &fs.PathError{Op: "probe", Path: fmt.Sprintf("fd %d", dirfd), Err: unix.ENOTDIR}
+		return ForDir(dirfd), &fs.PathError{Op: "probe", Path: fmt.Sprintf("fd %d", dirfd), Err: unix.ENOTDIR}
 	}
 	notes, err := probeScratch(dirfd, dev)
-	r := ForDevice(dev)
+	for f, note := range notes {
+		if note == DetailConfirmed {
+			forget(dirfd, f) // a mark learned on a mount that had this one's ID before
+		}
+	}
+	r := ForDir(dirfd)
 	for i, s := range r.statuses {
 		if note, ok := notes[s.Feature]; ok && s.Available {
 			r.statuses[i].Detail = note
@@ -90,11 +95,11 @@ func probeScratch(dirfd int, dev uint64) (map[Feature]string, error) {
 	}
 	defer s.Remove()
 	defer removeProbeNames(s.Fd)
-	return tryFeatures(s.Fd, dev), nil
+	return tryFeatures(s.Fd, dirfd), nil
 }
 
 // tryFeatures runs the trials inside the scratch directory fd.
-func tryFeatures(fd int, dev uint64) map[Feature]string {
+func tryFeatures(fd, dirfd int) map[Feature]string {
 	notes := map[Feature]string{}
 	// record files the outcome of one trial: nil is a confirmation, an
 	// unsupported errno marks the filesystem missing the feature, anything
@@ -104,7 +109,7 @@ func tryFeatures(fd int, dev uint64) map[Feature]string {
 		case err == nil:
 			notes[f] = DetailConfirmed
 		case Unsupported(err):
-			MarkMissing(dev, f, fmt.Sprintf("%s: %v (on this filesystem)", what, err))
+			MarkMissing(dirfd, f, fmt.Sprintf("%s: %v (on this filesystem)", what, err))
 		default:
 			notes[f] = fmt.Sprintf("not confirmed on this filesystem: %s: %v", what, err)
 		}
@@ -121,7 +126,7 @@ func tryFeatures(fd int, dev uint64) map[Feature]string {
 			unix.Close(tfd)
 			switch {
 			case missing:
-				MarkMissing(dev, OTmpfile, detail)
+				MarkMissing(dirfd, OTmpfile, detail)
 			case detail != "":
 				notes[OTmpfile] = "not confirmed on this filesystem: " + detail
 			default:
@@ -168,7 +173,7 @@ func tryFeatures(fd int, dev uint64) map[Feature]string {
 		err := renameat2(fd, "a", "b", unix.RENAME_NOREPLACE)
 		switch {
 		case err == nil:
-			MarkMissing(dev, RenameNoReplace, "renameat2(RENAME_NOREPLACE) replaced an existing name (on this filesystem)")
+			MarkMissing(dirfd, RenameNoReplace, "renameat2(RENAME_NOREPLACE) replaced an existing name (on this filesystem)")
 			err = createEmpty(fd, "a") // for the whiteout trial
 			if err != nil {
 				notes[RenameWhiteout] = fmt.Sprintf("not confirmed on this filesystem: creating a scratch file: %v", err)

@@ -15,7 +15,7 @@ import (
 // tried successfully on the directory's filesystem.
 const DetailConfirmed = "confirmed on this filesystem"
 
-// ProbeDir returns ForDevice for the filesystem of the directory dirfd
+// ProbeDir returns ForDir for the filesystem of the directory dirfd
 // refers to. On this system the per-filesystem features are Linux-only, so
 // there is nothing to try: it only reads the device number.
 func ProbeDir(dirfd int) (Report, error) {
@@ -23,5 +23,5 @@ func ProbeDir(dirfd int) (Report, error) {
 	if err := eintr.Retry(func() error { return unix.Fstat(dirfd, &st) }); err != nil {
 		return Probe(), &fs.PathError{Op: "fstat", Path: fmt.Sprintf("fd %d", dirfd), Err: err}
 	}
-	return ForDevice(uint64(st.Dev)), nil
+	return ForDir(dirfd), nil
 }

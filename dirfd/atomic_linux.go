@@ -17,8 +17,8 @@ import (
 // is learned as missing there and the named route is used from then on.
 // One that opens the file but cannot link it is learned at Commit (see
 // linkIntoStage), unless ProbeDir learned it first.
-func createStaged(stage *staging.Dir, dev uint64, perm uint32) (int, string, error) {
-	if capability.HasOn(dev, capability.OTmpfile) &&
+func createStaged(stage *staging.Dir, perm uint32) (int, string, error) {
+	if capability.HasAt(stage.Fd, capability.OTmpfile) &&
 		(capability.Has(capability.LinkEmptyPath) || capability.Has(capability.LinkProcFd)) {
 		fd, err := openat(stage.Fd, ".", unix.O_TMPFILE|unix.O_RDWR, perm)
 		if err == nil {
@@ -27,7 +27,7 @@ func createStaged(stage *staging.Dir, dev uint64, perm uint32) (int, string, err
 		if !capability.Unsupported(err) {
 			return -1, "", err
 		}
-		capability.MarkMissing(dev, capability.OTmpfile, fmt.Sprintf("open(O_TMPFILE): %v (on this filesystem)", err))
+		capability.MarkMissing(stage.Fd, capability.OTmpfile, fmt.Sprintf("open(O_TMPFILE): %v (on this filesystem)", err))
 	}
 	return createNamed(stage, perm)
 }

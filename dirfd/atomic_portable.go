@@ -10,7 +10,7 @@ import (
 
 // createStaged creates the file under a name in the stage: only Linux has
 // unnamed files that can be linked later.
-func createStaged(stage *staging.Dir, _ uint64, perm uint32) (int, string, error) {
+func createStaged(stage *staging.Dir, perm uint32) (int, string, error) {
 	return createNamed(stage, perm)
 }
 

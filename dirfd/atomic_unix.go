@@ -223,7 +223,7 @@ func newAtomicFile(stages *stageCache, parent int, last string, old *unix.Stat_t
 			// anything is created.
 			return unix.EACCES
 		}
-		fd, f.staged, err = createStaged(stage, stage.Dev(), perm)
+		fd, f.staged, err = createStaged(stage, perm)
 		return err
 	})
 	if err != nil {
@@ -463,14 +463,11 @@ func (f *AtomicFile) linkIntoStage() error {
 		// filesystem answers this, whichever route LinkFd took (the
 		// probe may only be able to try AT_EMPTY_PATH, which an older
 		// kernel refuses an unprivileged process).
-		var st unix.Stat_t
-		if eintr.Retry(func() error { return unix.Fstat(f.stage.Fd, &st) }) == nil {
-			why := linkErr.Error()
-			if errno, ok := errors.AsType[unix.Errno](linkErr); ok && unix.ErrnoName(errno) != "" {
-				why = unix.ErrnoName(errno) + " (" + why + ")"
-			}
-			capability.MarkMissing(uint64(st.Dev), capability.OTmpfile, "open(O_TMPFILE) works but linking the file fails: "+why+" (on this filesystem)")
+		why := linkErr.Error()
+		if errno, ok := errors.AsType[unix.Errno](linkErr); ok && unix.ErrnoName(errno) != "" {
+			why = unix.ErrnoName(errno) + " (" + why + ")"
 		}
+		capability.MarkMissing(f.stage.Fd, capability.OTmpfile, "open(O_TMPFILE) works but linking the file fails: "+why+" (on this filesystem)")
 	} else if r, _ := capability.ProbeDir(f.stage.Fd); r.Has(capability.OTmpfile) {
 		return &fs.PathError{Op: "linkat", Path: f.name, Err: linkErr}
 	}

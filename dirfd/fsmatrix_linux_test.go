@@ -317,6 +317,10 @@ func fsmCapabilities(t *testing.T, tfs testfs.FS) {
 			if got.Available {
 				t.Errorf("%s: available on %s although the process report lacks it (%s)", f, tfs.Name, capability.Probe().Status(f).Detail)
 			}
+			// Only the profile may make the report hide what the kernel does.
+			if kernelErr == nil && !capability.Disabled(f) {
+				t.Errorf("%s: the kernel does it on %s, but the process report says missing (%s)", f, tfs.Name, capability.Probe().Status(f).Detail)
+			}
 		case kernelErr == nil:
 			if !got.Available || got.Detail != capability.DetailConfirmed {
 				t.Errorf("%s: the kernel does it on %s, but ProbeDir says %v (%s)", f, tfs.Name, got.Available, got.Detail)

@@ -276,7 +276,7 @@ func (in *installer) examine() (current, error) {
 func (in *installer) chooseLayout(cur current) (Layout, error) {
 	// renameat2(RENAME_EXCHANGE), learned per filesystem, on Linux;
 	// renameatx_np(RENAME_SWAP) on macOS.
-	exchange := capability.HasOn(in.dev, capability.RenameExchange)
+	exchange := capability.HasAt(in.parent, capability.RenameExchange)
 	if exchange && cur.kind == kindNone {
 		// A new name would be published as a plain directory, which the
 		// next Install can replace only by exchange: rather than assume the
@@ -386,7 +386,7 @@ func (in *installer) publishDirect(cur current, res *InstallResult) error {
 			}
 		}
 		if cur.kind == kindNone {
-			if err = renameNew(in.stage.Fd, in.tree, in.parent, in.last, in.dev); err == nil {
+			if err = renameNew(in.stage.Fd, in.tree, in.parent, in.last); err == nil {
 				in.inStage = nil
 			}
 		} else {
@@ -531,7 +531,7 @@ func (in *installer) keepDirect() error {
 	var st unix.Stat_t
 	err := eintr.Retry(func() error { return unix.Fstatat(in.keepParent, in.keepLast, &st, unix.AT_SYMLINK_NOFOLLOW) })
 	if err == unix.ENOENT {
-		if err = renameNew(in.stage.Fd, in.tree, in.keepParent, in.keepLast, in.dev); err == nil {
+		if err = renameNew(in.stage.Fd, in.tree, in.keepParent, in.keepLast); err == nil {
 			in.inStage = nil
 		}
 		return err
@@ -554,8 +554,8 @@ func (in *installer) keepDirect() error {
 }
 
 // renameNew renames a directory to a name that does not exist.
-func renameNew(olddir int, oldname string, newdir int, newname string, dev uint64) error {
-	if capability.HasOn(dev, capability.RenameNoReplace) {
+func renameNew(olddir int, oldname string, newdir int, newname string) error {
+	if capability.HasAt(newdir, capability.RenameNoReplace) {
 		err := renameat2.Rename(olddir, oldname, newdir, newname, renameat2.NoReplace)
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return err

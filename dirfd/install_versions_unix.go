@@ -228,7 +228,7 @@ func (in *installer) createVersions(name string) error {
 				err = eintr.Retry(func() error { return unix.Fchmod(fd, 0o711) })
 			}
 			if err == nil {
-				err = renameNew(s.Fd, staged, in.parent, name, in.dev)
+				err = renameNew(s.Fd, staged, in.parent, name)
 			}
 			return err
 		}()

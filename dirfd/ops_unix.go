@@ -439,4 +439,10 @@ func (d *Dir) twoNames(oldname, newname string, f func(op int, olast string, np 
 
 // Capabilities reports what the kernel offers and what has been learned
 // about the filesystem this directory is on.
-func (d *Dir) Capabilities() capability.Report { return capability.ForDevice(d.dev) }
+func (d *Dir) Capabilities() capability.Report {
+	if d.ref.incref() != nil {
+		return capability.Probe() // closed: what the kernel has
+	}
+	defer d.ref.decref()
+	return capability.ForDir(d.ref.fd)
+}

@@ -70,15 +70,15 @@ func serveStockLoopback(mnt string) int {
 }
 
 // mountStockLoopback mounts the stock loopback on a fresh directory whose
-// device number this process has learned nothing about, served by a child
-// process, and returns the mount point. Everything is unmounted and
-// removed when the test ends.
+// mount this process has learned nothing about, served by a child
+// process, and returns the mount point and an O_PATH descriptor of it.
+// Everything is unmounted and removed when the test ends.
 //
-// A device number is reused once its filesystem is unmounted, and what the
-// process learned about the old filesystem stays with the number: a mount
-// that gets one learned before (by an earlier test) is kept mounted, so
-// that the next one gets another number.
-func mountStockLoopback(t *testing.T) (string, uint64) {
+// Where mount IDs can be reused (before Linux 6.8), what the process
+// learned about an old mount stays with its ID: a mount that gets one
+// learned before (by an earlier test) is kept mounted, so that the next
+// one gets another.
+func mountStockLoopback(t *testing.T) (string, int) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a FUSE filesystem needs root")
@@ -88,16 +88,17 @@ func mountStockLoopback(t *testing.T) (string, uint64) {
 	}
 	for range 8 {
 		mnt := serveOne(t)
-		var st unix.Stat_t
-		if err := unix.Stat(mnt, &st); err != nil {
+		fd, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if dev := uint64(st.Dev); capability.HasOn(dev, capability.OTmpfile) || !capability.Has(capability.OTmpfile) {
-			return mnt, dev
+		t.Cleanup(func() { unix.Close(fd) })
+		if capability.HasAt(fd, capability.OTmpfile) || !capability.Has(capability.OTmpfile) {
+			return mnt, fd
 		}
 	}
-	t.Fatal("every device number had been learned about before")
-	return "", 0
+	t.Fatal("every mount had been learned about before")
+	return "", -1
 }
 
 func serveOne(t *testing.T) string {
@@ -191,7 +192,7 @@ func TestAtomicFileWhereUnnamedFilesCannotBeNamed(t *testing.T) {
 			how = "probed"
 		}
 		t.Run(tc.user+"/"+how, func(t *testing.T) {
-			mnt, dev := mountStockLoopback(t)
+			mnt, mntFd := mountStockLoopback(t)
 			// Root's writes must give the new file to the old owner.
 			owner, creator := 1234, 0
 			as := func(fn func() error) error { return fn() }
@@ -222,7 +223,7 @@ func TestAtomicFileWhereUnnamedFilesCannotBeNamed(t *testing.T) {
 					if probing {
 						checkTmpfileMissing(t, "after ProbeDir", r.Status(capability.OTmpfile), tc.errno)
 					}
-				} else if learning && !capability.HasOn(dev, capability.OTmpfile) {
+				} else if learning && !capability.HasAt(mntFd, capability.OTmpfile) {
 					return errors.New("o_tmpfile already missing before the first Commit: the test cannot tell what Commit learned")
 				}
 				// Replacing a file, from a descriptor whose offset is
@@ -243,7 +244,7 @@ func TestAtomicFileWhereUnnamedFilesCannotBeNamed(t *testing.T) {
 					return err
 				}
 				if learning {
-					checkTmpfileMissing(t, "after the first Commit", capability.ForDevice(dev).Status(capability.OTmpfile), tc.errno)
+					checkTmpfileMissing(t, "after the first Commit", capability.ForDir(mntFd).Status(capability.OTmpfile), tc.errno)
 				}
 				// A new name, after the filesystem is known.
 				return d.WriteFile("new", []byte("more"), 0o604)

@@ -7,6 +7,6 @@ import (
 )
 
 // noReplaceForDirs: renameatx_np(RENAME_EXCL) works for directories.
-func noReplaceForDirs(uint64) bool { return capability.Has(capability.RenameatxNp) }
+func noReplaceForDirs(int) bool { return capability.Has(capability.RenameatxNp) }
 
 func canRewriteDotDot(_ int, st *unix.Stat_t) bool { return modeAllowsWrite(st) }

@@ -9,7 +9,7 @@ import (
 
 // noReplaceForDirs: renameat2(RENAME_NOREPLACE) works for directories on
 // every filesystem that has it at all.
-func noReplaceForDirs(dev uint64) bool { return capability.HasOn(dev, capability.RenameNoReplace) }
+func noReplaceForDirs(fd int) bool { return capability.HasAt(fd, capability.RenameNoReplace) }
 
 // canRewriteDotDot asks the kernel (faccessat2 with AT_EMPTY_PATH, Linux
 // 5.8) so that capabilities and ACLs count; older kernels get the mode-bit

@@ -39,7 +39,7 @@ func CanMoveAside(fd int, st *unix.Stat_t) (ok bool, why string) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return true, ""
 	}
-	if !noReplaceForDirs(uint64(st.Dev)) {
+	if !noReplaceForDirs(fd) {
 		return false, "this filesystem has no no-replace rename for directories"
 	}
 	if !canRewriteDotDot(fd, st) {

@@ -36,8 +36,8 @@ func checkCapabilities(s *scene) {
 	if !slices.Equal(names, capability.All()) {
 		s.t.Errorf("Features lists %v, want %v", names, capability.All())
 	}
-	if !slices.Equal(report.Features(), capability.ForDevice(s.id(".").dev).Features()) {
-		s.t.Errorf("Capabilities differs from capability.ForDevice of the Dir's filesystem")
+	if !slices.Equal(report.Features(), capability.ForDir(int(s.d.Fd())).Features()) {
+		s.t.Errorf("Capabilities differs from capability.ForDir of the Dir's filesystem")
 	}
 
 	// What the probe finds must be what the kernel does when asked
@@ -52,13 +52,12 @@ func checkCapabilities(s *scene) {
 	for _, trial := range kernelTrials {
 		f, got := trial.feature, probed.Status(trial.feature)
 		line = append(line, fmt.Sprintf("%s=%v (%s)", f, got.Available, got.Detail))
-		scratch := "trial-" + string(f)
-		s.must(s.r.Mkdir(scratch, 0o700))
-		fd, err := unix.Openat(int(s.d.Fd()), scratch, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		s.must(err)
-		kernelErr := trial.try(fd)
-		unix.Close(fd)
+		kernelErr := s.trial("trial-"+string(f), trial.try)
 		switch {
+		case !capability.Has(f) && kernelErr == nil && !capability.Disabled(f):
+			// Missing from the process report, which only RACEFREE_DISABLE
+			// may make say so of what the kernel does.
+			s.t.Errorf("%s: the kernel does it on this filesystem, but the process report says missing (%s)", f, capability.Probe().Status(f).Detail)
 		case !capability.Has(f):
 			// Disabled by the profile, or missing for this process: the
 			// filesystem cannot add it (checked above).
@@ -72,6 +71,39 @@ func checkCapabilities(s *scene) {
 		}
 	}
 	s.t.Logf("this filesystem, uid %d, %s=%q: %s", os.Geteuid(), capability.EnvDisable, os.Getenv(capability.EnvDisable), strings.Join(line, "; "))
+	checkProcessReport(s)
+}
+
+// checkProcessReport compares the process report with what the kernel
+// does for this process when each feature is tried directly: a report that
+// hides a feature (the fallback then runs, and every other check passes)
+// or claims one the kernel refuses fails here.
+func checkProcessReport(s *scene) {
+	for _, trial := range processTrials {
+		f, got := trial.feature, capability.Probe().Status(trial.feature)
+		kernelErr := s.trial("process-"+string(f), trial.try)
+		switch {
+		case capability.Disabled(f):
+			if got.Available {
+				s.t.Errorf("%s: available although %s names it (%s)", f, capability.EnvDisable, got.Detail)
+			}
+		case kernelErr == nil && !got.Available:
+			s.t.Errorf("%s: the kernel does it for this process, but the process report says missing (%s)", f, got.Detail)
+		case kernelErr != nil && got.Available:
+			s.t.Errorf("%s: the kernel refuses it for this process (%v), but the process report says available (%s)", f, kernelErr, got.Detail)
+		}
+	}
+}
+
+// trial runs try in a fresh directory name of the scene's root, by
+// descriptor, and returns what it returned.
+func (s *scene) trial(name string, try func(dir int) error) error {
+	s.t.Helper()
+	s.must(s.r.Mkdir(name, 0o700))
+	fd, err := unix.Openat(int(s.d.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	s.must(err)
+	defer unix.Close(fd)
+	return try(fd)
 }
 
 func checkName(s *scene) {

@@ -140,6 +140,21 @@ func Conformance(t *testing.T, o Options) {
 	conformance(t, o.Dir)
 }
 
+// Capabilities runs the conformance suite's capability check alone: every
+// feature of the process report, and of the report for o.Dir's filesystem
+// (capability.ProbeDir), against what the kernel does when the feature is
+// tried directly in this process, in both directions: a feature the report
+// calls missing that the kernel provides (unless RACEFREE_DISABLE names
+// it), and a feature it calls available that the kernel refuses. A package
+// that decides on the report (capability's own tests, a caller's fallback
+// logic) runs it to prove the report honest where it runs. Conformance
+// includes it. Only o.Dir is used.
+func Capabilities(t *testing.T, o Options) {
+	t.Helper()
+	checkOptions(t, o)
+	conformance(t, o.Dir, "Capabilities")
+}
+
 func checkOptions(t *testing.T, o Options) {
 	t.Helper()
 	if o.Dir == "" {

@@ -34,6 +34,12 @@ import (
 const (
 	resultsEnv = "FSTESTS_MATRIX_RESULTS" // the file a process appends its records to
 	tableEnv   = "RACEFREE_MATRIX_TABLE"
+	// requireEnv lists the cells the run promises (CI's proof run, as
+	// root): filesystem names, each to be run in every profile and by
+	// every uid, and "full-ext4" for the full-budget cell. A promised
+	// cell that did not run (a missing mkfs, a mount that failed, a
+	// skip) fails the matrix instead of leaving a row out of the table.
+	requireEnv = "RACEFREE_MATRIX_REQUIRE"
 )
 
 // profiles are the capability profiles of the matrix: everything; no
@@ -63,6 +69,7 @@ type record struct {
 	Escapes int64   `json:"escapes"`
 	Seconds float64 `json:"seconds"`
 	Verdict string  `json:"verdict"`
+	Full    bool    `json:"full,omitempty"` // the cell had the full budget (see budget)
 }
 
 func TestMain(m *testing.M) {
@@ -97,8 +104,16 @@ func TestMain(m *testing.M) {
 		if wait() != 0 && code == 0 {
 			code = 1
 		}
-		if err := printTable(files); err != nil {
+		recs, err := readRecords(files)
+		if err == nil {
+			err = printTable(recs)
+		}
+		if err != nil {
 			fmt.Printf("=== fstests: the matrix table: %v\n", err)
+			code = 1
+		}
+		if err := checkPromised(recs, os.Getenv(requireEnv)); err != nil {
+			fmt.Printf("=== fstests: %v\n", err)
 			code = 1
 		}
 		for _, f := range files {
@@ -166,13 +181,13 @@ func TestMatrix(t *testing.T) {
 		start++
 	}
 	testfs.EachFrom(t, start, func(t *testing.T, tfs testfs.FS) {
+		d, ops := budget(tfs.Name)
 		write := func(r record) {
-			r.Profile, r.UID, r.FS = profile, uid, tfs.Name
+			r.Profile, r.UID, r.FS, r.Full = profile, uid, tfs.Name, ops > 0
 			if err := enc.Encode(r); err != nil {
 				t.Errorf("writing %s: %v", out, err)
 			}
 		}
-		d, ops := budget(tfs.Name)
 		o := fstests.Options{
 			Dir:      tfs.Dir,
 			Duration: d,
@@ -205,35 +220,84 @@ func TestMatrix(t *testing.T) {
 	})
 }
 
-// printTable prints every process's records as one table: a row per cell
-// (profile, uid, filesystem), a column per suite. An attack's column reads
-// "ops/escapes n:escapes" for racefree and its naive control.
-func printTable(files []string) error {
+// readRecords reads every process's results file.
+func readRecords(files []string) ([]record, error) {
 	var recs []record
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			var r record
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				f.Close()
-				return fmt.Errorf("%s: %v", name, err)
+				return nil, fmt.Errorf("%s: %v", name, err)
 			}
 			recs = append(recs, r)
 		}
 		f.Close()
 		if err := sc.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	type cellKey struct {
-		profile string
-		uid     int
-		fs      string
+	return recs, nil
+}
+
+// cellKey names a cell of the matrix.
+type cellKey struct {
+	profile string
+	uid     int
+	fs      string
+}
+
+// checkPromised returns an error naming every cell that promised (see
+// requireEnv) lists and recs do not show run: its conformance suite
+// passed and its attacks reported.
+func checkPromised(recs []record, promised string) error {
+	if promised == "" {
+		return nil
 	}
+	conformed, attacked, full := map[cellKey]bool{}, map[cellKey]bool{}, false
+	for _, r := range recs {
+		k := cellKey{r.Profile, r.UID, r.FS}
+		switch {
+		case r.Suite == "conformance":
+			conformed[k] = conformed[k] || r.Verdict == "pass"
+		case r.Side == string(fstests.Racefree) && r.Ops > 0:
+			attacked[k] = true
+			full = full || r.Full && k == cellKey{"", 0, "ext4"}
+		}
+	}
+	var missing []string
+	for _, name := range strings.Split(promised, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "":
+		case "full-ext4":
+			if !full {
+				missing = append(missing, "the full-budget ext4 cell (full profile, uid 0)")
+			}
+		default:
+			for _, p := range profiles {
+				for _, uid := range []int{0, reexec.NobodyID} {
+					if k := (cellKey{p, uid, name}); !conformed[k] || !attacked[k] {
+						missing = append(missing, fmt.Sprintf("%s/uid %d/%s", profileLabel(p), uid, name))
+					}
+				}
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s promised cells that did not run (no passing conformance suite or no attack): %s", requireEnv, strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+// printTable prints every process's records as one table: a row per cell
+// (profile, uid, filesystem), a column per suite. An attack's column reads
+// "ops/escapes n:escapes" for racefree and its naive control.
+func printTable(recs []record) error {
 	var cells []cellKey
 	var suites []string
 	byCell := map[cellKey]map[string]map[string]record{}

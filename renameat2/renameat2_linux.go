@@ -65,16 +65,11 @@ func (f Flags) feature() capability.Feature {
 // renameat2 on the filesystem of dirfd, means that filesystem lacks the
 // feature, recording it if so.
 func filesystemLacks(dirfd int, f capability.Feature, err error) bool {
-	var st unix.Stat_t
-	if eintr.Retry(func() error { return unix.Fstat(dirfd, &st) }) != nil {
-		return false
-	}
-	dev := uint64(st.Dev)
-	if !capability.HasOn(dev, f) {
+	if !capability.HasAt(dirfd, f) {
 		return true // learned before
 	}
 	if err != unix.EINVAL {
-		capability.MarkMissing(dev, f, "filesystem refused renameat2: "+err.Error())
+		capability.MarkMissing(dirfd, f, "filesystem refused renameat2: "+err.Error())
 		return true
 	}
 	// EINVAL is ambiguous: ask the filesystem with objects of our own.

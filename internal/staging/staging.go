@@ -297,9 +297,6 @@ func isEmpty(fd int) (bool, error) {
 	}
 }
 
-// Dev is the device number of the directory's filesystem.
-func (s *Dir) Dev() uint64 { return uint64(s.st.Dev) }
-
 // NewName returns a name for a new entry of this directory: what (a word
 // OwnName knows for the kind) and a number unique to this Dir value. Two
 // Dir values never share names, even for one directory (two Dirs of ours

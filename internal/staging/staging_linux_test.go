@@ -371,3 +371,27 @@ func TestEuidCacheAfterVisit(t *testing.T) {
 		t.Fatalf("cached euid %d, want 0", got)
 	}
 }
+
+// TestDescriptorsCloseOnExec pins G4 for the descriptors a private
+// directory holds: its own and its parent's, readable or duplicated.
+func TestDescriptorsCloseOnExec(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range []os.FileMode{0o755, 0o311} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Create(parentFd(t, dir), Stage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, fd := range map[string]int{"the directory": s.Fd, "its parent": s.Parent} {
+			flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			if err != nil || flags&unix.FD_CLOEXEC == 0 {
+				t.Errorf("parent mode %o: %s's descriptor is not close-on-exec (%#x, %v)", mode, what, flags, err)
+			}
+		}
+		if err := s.Remove(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/racefree/racefree/bench/internal/cases"
@@ -172,16 +173,38 @@ func paramOf(op *cases.Op, label string) cases.Param {
 // summaryTable writes one row per operation and summary parameter: racefree's
 // time and syscalls, and each other implementation's time as a multiple of
 // racefree's, with its syscalls.
-func summaryTable(w *bytes.Buffer, r *run) {
+func summaryTable(w *bytes.Buffer, r *run) { profileTable(w, r, openat2) }
+
+// diskTable is summaryTable of the operations measured on the disk-backed
+// filesystem, compared on wall time, which is where a journal's waits
+// show; nothing when run.sh had none.
+func diskTable(w *bytes.Buffer, r *run, meta string) {
+	if len(r.bench[disk]) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "The operations that wait for the filesystem, again on a disk-backed one (%s), wall time:\n\n", metaField(meta, "disk"))
+	profileTable(w, r, disk)
+}
+
+// profileTable is the summary of profile p: on disk, the operations
+// measured there, by wall time.
+func profileTable(w *bytes.Buffer, r *run, prof string) {
 	fmt.Fprintf(w, "| operation | racefree | syscalls | each alternative: its time ÷ racefree's (its syscalls) |\n|---|---:|---:|---|\n")
 	for _, op := range cases.Ops {
+		if prof == disk && !slices.Contains(diskOps, op.Name) {
+			continue
+		}
 		u := unit(op)
+		wall := op.Wall
+		if prof == disk {
+			u, wall = "ns/op", false
+		}
 		for _, p := range op.Params {
 			rc, _ := find(op, p, "racefree")
 			if !inSummary(rc) {
 				continue
 			}
-			rt, ok := r.median(openat2, rc, u)
+			rt, ok := r.median(prof, rc, u)
 			if !ok {
 				continue
 			}
@@ -192,22 +215,25 @@ func summaryTable(w *bytes.Buffer, r *run) {
 			var alts []string
 			for _, im := range op.Impls[1:] {
 				c := cases.Case{Op: op, Param: p, Impl: im}
-				t, ok := r.median(openat2, c, u)
+				t, ok := r.median(prof, c, u)
 				if !ok {
 					continue
 				}
 				x := ratio(t, rt)
-				if op.Wall {
+				if wall {
 					// Wall time under load is noisy: CPU time beside it.
-					tc, _ := r.median(openat2, c, "cpu-ns/op")
-					rcpu, _ := r.median(openat2, rc, "cpu-ns/op")
+					tc, _ := r.median(prof, c, "cpu-ns/op")
+					rcpu, _ := r.median(prof, rc, "cpu-ns/op")
 					x += " wall, " + ratio(tc, rcpu) + " CPU"
 				}
 				alts = append(alts, fmt.Sprintf("%s %s (%s)", im.Title, x, r.syscalls(openat2, c)))
 			}
 			own := duration(rt) + " " + unitName(op)
-			if op.Wall {
-				rcpu, _ := r.median(openat2, rc, "cpu-ns/op")
+			if prof == disk {
+				own = duration(rt) + " wall"
+			}
+			if wall {
+				rcpu, _ := r.median(prof, rc, "cpu-ns/op")
 				own += ", " + duration(rcpu) + " CPU"
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, own, r.syscalls(openat2, rc), strings.Join(alts, " · "))
@@ -235,6 +261,7 @@ func writeReadmeBlock(w *bytes.Buffer, r *run, meta string, plots []plotFile, re
 		fmt.Fprintf(w, "[%s](%s): %s.\n\n", analysisOf(results), analysisOf(results), strings.Join(missed, "; "))
 	}
 	summaryTable(w, r)
+	diskTable(w, r, meta)
 	links := make([]string, len(plots))
 	for i, p := range plots {
 		links[i] = fmt.Sprintf("[%s](%s)", p.title, rel(p.path))

@@ -3,7 +3,9 @@
 package cases
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,8 +104,22 @@ func chainImpl(name, title string, floor bool, op func(e *env, name string) erro
 			return nil, err
 		}
 		name := ChainName(depth)
-		do := func(int) error { return op(e, name) }
-		return &Runner{Op: do, Check: do, Close: e.close}, nil
+		missing := strings.TrimSuffix(name, "f") + "missing"
+		return &Runner{
+			Op: func(int) error { return op(e, name) },
+			// Open and Stat change nothing to look at afterwards. What
+			// only a real lookup does is tell names apart: the same
+			// call on a missing name at the same depth must fail, so an
+			// implementation that does nothing, or ignores its name,
+			// fails the check.
+			Check: func(int) error {
+				if err := op(e, missing); !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("%s: %v, want an error matching fs.ErrNotExist", missing, err)
+				}
+				return nil
+			},
+			Close: e.close,
+		}, nil
 	}}
 }
 

@@ -29,19 +29,22 @@ func writeFileImpl(name, title string, start func(dir string) (write func(name s
 			os.RemoveAll(dir)
 		}
 		// Every operation replaces an existing file, the first one too.
-		data := bytes.Repeat([]byte{'x'}, size)
+		// Operations alternate between two contents, and the file starts
+		// with a third, so that each check sees what its operation alone
+		// wrote: an implementation that does nothing fails it.
+		data := [2][]byte{bytes.Repeat([]byte{'x'}, size), bytes.Repeat([]byte{'y'}, size)}
 		if err == nil {
-			err = write("f", data)
+			err = write("f", bytes.Repeat([]byte{'o'}, size))
 		}
 		if err != nil {
 			cleanup()
 			return nil, err
 		}
 		return &Runner{
-			Op: func(int) error { return write("f", data) },
-			Check: func(int) error {
-				if got, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(got, data) {
-					return fmt.Errorf("f holds %d bytes (%v), want %d", len(got), err, len(data))
+			Op: func(i int) error { return write("f", data[i%2]) },
+			Check: func(i int) error {
+				if got, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(got, data[i%2]) {
+					return fmt.Errorf("f holds %d bytes starting %.1q (%v), want %d of %q", len(got), got, err, len(data[i%2]), data[i%2][0])
 				}
 				return nil
 			},
