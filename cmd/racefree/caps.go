@@ -37,6 +37,7 @@ type capsDir struct {
 func runCaps(e *env, args []string) error {
 	flags := newFlags("caps")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
@@ -45,12 +46,18 @@ func runCaps(e *env, args []string) error {
 		return usagef("at most one DIR, got %d", len(operands))
 	}
 
+	s, err := rf.open(operands)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
 	out := capsOutput{Features: jsonFeatures(capability.Probe())}
 	var probeErr error
 	if len(operands) == 1 {
 		path := operands[0]
 		var r capability.Report
-		r, probeErr = probeDir(path)
+		r, probeErr = probeDir(s, path)
 		out.Dir = &capsDir{Path: path, Features: jsonFeatures(r)}
 		if probeErr != nil {
 			out.Dir.Error = probeErr.Error()
@@ -73,15 +80,15 @@ func runCaps(e *env, args []string) error {
 
 // probeDir opens path and probes its filesystem. Without a usable probe
 // it still returns what is known about that filesystem.
-func probeDir(path string) (capability.Report, error) {
-	d, err := dirfd.Open(path)
+func probeDir(s *scope, path string) (capability.Report, error) {
+	d, err := s.openDir(path)
 	if err != nil {
 		return capability.Report{}, err
 	}
 	defer d.Close()
 	r, err := capability.ProbeDir(int(d.Fd()))
 	if err != nil {
-		return r, fmt.Errorf("probing the filesystem of %s: %w", path, err)
+		return r, fmt.Errorf("probing the filesystem of %s: %s", quote(path), explain(err))
 	}
 	return r, nil
 }
@@ -113,7 +120,7 @@ func printCaps(w io.Writer, out capsOutput) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, yesNo(f.Available), f.Detail)
 	}
 	if d := out.Dir; d != nil && len(d.Features) > 0 {
-		fmt.Fprintf(tw, "\nfilesystem of %s:\n", d.Path)
+		fmt.Fprintf(tw, "\nfilesystem of %s:\n", quote(d.Path))
 		for _, f := range d.Features {
 			if capability.Feature(f.Name).PerFilesystem() {
 				fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Name, yesNo(f.Available), f.Detail)

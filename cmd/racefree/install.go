@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/racefree/racefree/dirfd"
 )
@@ -17,15 +15,13 @@ func runInstall(e *env, args []string) error {
 	verify := flags.String("verify", "", "run `CMD` with sh -c on the staged tree (as $1 and working directory) before publishing it; a non-zero exit refuses the install")
 	keep := flags.String("keep-previous", "", "keep the tree DEST held before as `NAME`, an entry in DEST's directory (replacing what NAME held)")
 	linkUnchanged := flags.Bool("link-unchanged", false, "hard-link files whose size, mode, owner and time equal those of the tree installed at DEST now, instead of copying them")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
 	}
 	if len(operands) != 2 {
 		return usagef("want SRC_DIR and DEST, got %d operands", len(operands))
-	}
-	if err := checkOperands(operands); err != nil {
-		return err
 	}
 	if *keep != "" && (strings.Contains(*keep, "/") || *keep == "." || *keep == "..") {
 		return usagef("--keep-previous %q: want a name in DEST's directory, without '/'", *keep)
@@ -35,12 +31,17 @@ func runInstall(e *env, args []string) error {
 		return usagef("DEST %q: want a name to install the tree under, not \"/\", \".\" or \"..\"", dest.arg)
 	}
 
-	src, err := dirfd.Open(operands[0])
+	s, err := rf.open(operands)
 	if err != nil {
-		return fmt.Errorf("%s: %s", operands[0], explain(err))
+		return err
+	}
+	defer s.Close()
+	src, err := s.openDir(operands[0])
+	if err != nil {
+		return err
 	}
 	defer src.Close()
-	d, err := dest.open()
+	d, err := s.parent(dest)
 	if err != nil {
 		return err
 	}
@@ -48,9 +49,9 @@ func runInstall(e *env, args []string) error {
 
 	srcInfo, err := src.Lstat(".")
 	if err != nil {
-		return fmt.Errorf("%s: %s", operands[0], explain(err))
+		return operandError(operands[0], err)
 	}
-	p := newProgress(e.stderr)
+	p := newProgress(e.stderr, "installing", true)
 	var res dirfd.InstallResult
 	opts := []dirfd.InstallOption{dirfd.Mode(srcInfo.Mode()), dirfd.Result(&res)}
 	if *verify != "" {
@@ -59,7 +60,7 @@ func runInstall(e *env, args []string) error {
 	if *keep != "" {
 		opts = append(opts, dirfd.KeepPrevious(*keep))
 	}
-	copyOpts := []dirfd.CopyOption{dirfd.CopyInto(), dirfd.CopyProgress(p.set)}
+	copyOpts := []dirfd.CopyOption{dirfd.CopyInto(), dirfd.CopyProgress(func(files int, bytes int64) { p.update(int64(files), bytes) })}
 	if *linkUnchanged {
 		// The tree installed now, if any: NAME itself or, in the
 		// versioned layout, what its symlink leads to, inside d.
@@ -70,10 +71,11 @@ func runInstall(e *env, args []string) error {
 	}
 	build := func(stage *dirfd.Dir) error { return copyError(dirfd.CopyTree(stage, ".", src, ".", copyOpts...)) }
 	err = d.Install(dest.name, build, opts...)
-	p.done(dest.arg, res, err)
 	if err != nil {
+		p.done("")
 		return installError(dest.arg, err)
 	}
+	p.done(fmt.Sprintf("installed %s (%s)", quote(dest.arg), layoutText(dest.arg, res)))
 	return nil
 }
 
@@ -118,9 +120,9 @@ func runVerify(e *env, cmd string, stage *dirfd.Dir) error {
 
 func installError(dest string, err error) error {
 	if ve := (*verifyError)(nil); errors.As(err, &ve) {
-		return fmt.Errorf("%s: %v; %s left as it was", dest, ve, dest)
+		return fmt.Errorf("%s: %v; %s left as it was", quote(dest), ve, quote(dest))
 	}
-	return fmt.Errorf("%s: %s", dest, explain(err))
+	return operandError(dest, err)
 }
 
 // layoutText says how the tree was published under dest, for the terminal
@@ -132,73 +134,9 @@ func layoutText(dest string, res dirfd.InstallResult) string {
 	case res.Layout == dirfd.LayoutDirect:
 		return "direct layout: a new name, published by one rename"
 	case res.Layout == dirfd.LayoutVersioned && res.Replaced:
-		return fmt.Sprintf("versioned layout: the symlink was replaced atomically by one to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
+		return fmt.Sprintf("versioned layout: the symlink was replaced atomically by one to %s", quote(dest+dirfd.VersionsSuffix+"/"+res.Version))
 	case res.Layout == dirfd.LayoutVersioned:
-		return fmt.Sprintf("versioned layout: a new symlink to %s%s/%s", dest, dirfd.VersionsSuffix, res.Version)
+		return fmt.Sprintf("versioned layout: a new symlink to %s", quote(dest+dirfd.VersionsSuffix+"/"+res.Version))
 	}
 	return res.Layout.String()
-}
-
-// progress reports files, bytes and rate on standard error, only when it
-// is a terminal: output meant for people, which must not end up in logs or
-// pipes (there, install prints nothing on success).
-type progress struct {
-	w            io.Writer // nil: quiet
-	files, bytes int64
-	start, last  time.Time
-}
-
-func newProgress(stderr io.Writer) *progress {
-	p := &progress{start: time.Now()}
-	if f, ok := stderr.(*os.File); ok && isTerminal(int(f.Fd())) {
-		p.w = stderr
-	}
-	return p
-}
-
-// set records the objects and bytes copied so far and redraws the line
-// at most ten times a second.
-func (p *progress) set(files int, bytes int64) {
-	p.files, p.bytes = int64(files), bytes
-	if p.w == nil {
-		return
-	}
-	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond {
-		p.last = now
-		fmt.Fprintf(p.w, "\r%s", p.line(now))
-	}
-}
-
-func (p *progress) line(now time.Time) string {
-	secs := now.Sub(p.start).Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(p.bytes) / secs
-	}
-	return fmt.Sprintf("%d files, %s, %s/s", p.files, sizeText(float64(p.bytes)), sizeText(rate))
-}
-
-// done ends the progress line with a summary on success.
-func (p *progress) done(dest string, res dirfd.InstallResult, err error) {
-	if p.w == nil {
-		return
-	}
-	if err != nil {
-		fmt.Fprint(p.w, "\r\033[K")
-		return
-	}
-	fmt.Fprintf(p.w, "\r\033[Kinstalled %s: %s in %.1fs (%s)\n", dest, p.line(time.Now()), time.Since(p.start).Seconds(), layoutText(dest, res))
-}
-
-func sizeText(n float64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	i := 0
-	for n >= unit && i < 4 {
-		n /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", n, "KMGT"[i-1])
 }

@@ -18,21 +18,23 @@ func runLn(e *env, args []string) error {
 	flags.BoolVar(&force, "force", false, "same as -f")
 	flags.BoolVar(&noTargetDir, "T", false, "LINK is the name to create, never a directory to put links in")
 	flags.BoolVar(&noTargetDir, "no-target-directory", false, "same as -T")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
 	}
-	if err := checkOperands(operands); err != nil {
+	s, err := rf.open(operands)
+	if err != nil {
 		return err
 	}
-	plan, err := planLinks(operands, noTargetDir)
+	defer s.Close()
+	plan, err := planLinks(s, operands, noTargetDir)
 	if err != nil {
 		return err
 	}
 	defer plan.dir.Close()
 
-	l := linker{dir: plan.dir, symbolic: symbolic, force: force}
-	defer l.close(e)
+	l := linker{scope: s, dir: plan.dir, symbolic: symbolic, force: force}
 	failed := false
 	for _, lk := range plan.links {
 		if err := l.link(lk); err != nil {
@@ -63,7 +65,7 @@ type plannedLink struct {
 // planLinks decides, as coreutils ln does, between the forms
 // "TARGET LINK" (LINK is not a directory, or -T) and "TARGET... DIR" (one
 // TARGET alone links into the current directory).
-func planLinks(operands []string, noTargetDir bool) (*lnPlan, error) {
+func planLinks(s *scope, operands []string, noTargetDir bool) (*lnPlan, error) {
 	n := len(operands)
 	switch {
 	case n == 0:
@@ -71,15 +73,15 @@ func planLinks(operands []string, noTargetDir bool) (*lnPlan, error) {
 	case noTargetDir && n != 2:
 		return nil, usagef("-T takes exactly TARGET and LINK, got %d operands", n)
 	case n == 1:
-		d, err := dirfd.Open(".")
+		d, err := s.openDir(".")
 		if err != nil {
-			return nil, fmt.Errorf(".: %s", explain(err))
+			return nil, err
 		}
 		return intoDir(d, "", operands), nil
 	}
 	last := operands[n-1]
 	if !noTargetDir {
-		d, err := openIfDir(last)
+		d, err := s.openIfDir(last)
 		if err != nil {
 			return nil, err
 		}
@@ -87,19 +89,19 @@ func planLinks(operands []string, noTargetDir bool) (*lnPlan, error) {
 			return intoDir(d, last, operands[:n-1]), nil
 		}
 		if n > 2 {
-			return nil, fmt.Errorf("%s: not a directory (several TARGETs need a DIR to put the links in)", last)
+			return nil, fmt.Errorf("%s: not a directory (several TARGETs need a DIR to put the links in)", quote(last))
 		}
 	}
 	link := parseEntry(last)
 	switch {
 	case !link.isEntry():
-		return nil, fmt.Errorf("%s: names a directory, not a link to create", last)
+		return nil, fmt.Errorf("%s: names a directory, not a link to create", quote(last))
 	case link.slash && noTargetDir:
-		return nil, fmt.Errorf("%s: with -T, LINK names the link itself and cannot end in /", last)
+		return nil, fmt.Errorf("%s: with -T, LINK names the link itself and cannot end in /", quote(last))
 	case link.slash:
-		return nil, fmt.Errorf("%s: not a directory (a LINK ending in / must be an existing directory)", last)
+		return nil, fmt.Errorf("%s: not a directory (a LINK ending in / must be an existing directory)", quote(last))
 	}
-	d, err := link.open()
+	d, err := s.parent(link)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func intoDir(d *dirfd.Dir, dirArg string, targets []string) *lnPlan {
 		en := parseEntry(t)
 		lk := plannedLink{target: t, name: en.name, shown: inDir(dirArg, en.name)}
 		if !en.isEntry() {
-			lk.err = fmt.Errorf("%s: has no last component to name the link after (give LINK)", t)
+			lk.err = fmt.Errorf("%s: has no last component to name the link after (give LINK)", quote(t))
 		}
 		p.links = append(p.links, lk)
 	}
@@ -123,12 +125,9 @@ func intoDir(d *dirfd.Dir, dirArg string, targets []string) *lnPlan {
 
 // linker makes the links of one plan.
 type linker struct {
+	scope           *scope // where hard links' targets are found
 	dir             *dirfd.Dir
 	symbolic, force bool
-	// replacer is the batch's staging directory for ln -f, created at
-	// the first replacement: two or three system calls per link after
-	// that.
-	replacer linkReplacer
 }
 
 func (l *linker) link(lk plannedLink) error {
@@ -140,27 +139,11 @@ func (l *linker) link(lk plannedLink) error {
 	case !l.symbolic:
 		return l.hardLink(lk)
 	case l.force:
-		if err := l.stage(lk); err != nil {
-			return err
-		}
-		err = l.replacer.ReplaceSymlink(lk.target, lk.name)
+		err = l.dir.ReplaceSymlink(lk.target, lk.name)
 	default:
 		err = l.dir.Symlink(lk.target, lk.name)
 	}
 	return l.linkError(lk, err)
-}
-
-// stage creates the batch's staging directory for the first replacement.
-func (l *linker) stage(lk plannedLink) error {
-	if l.replacer != nil {
-		return nil
-	}
-	r, err := newReplacer(l.dir)
-	if err != nil {
-		return fmt.Errorf("%s: creating the staging directory: %s", lk.shown, explain(err))
-	}
-	l.replacer = r
-	return nil
 }
 
 // hardLink makes a hard link to the entry TARGET names, from a descriptor
@@ -174,7 +157,7 @@ func (l *linker) hardLink(lk plannedLink) error {
 	if !src.isEntry() {
 		return errDirHardLink(lk.target)
 	}
-	sd, err := src.open()
+	sd, err := l.scope.parent(src)
 	if err != nil {
 		return err
 	}
@@ -182,23 +165,21 @@ func (l *linker) hardLink(lk plannedLink) error {
 	fi, err := sd.Lstat(src.name)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: %s", lk.target, explain(err))
+		return operandError(lk.target, err)
 	case fi.IsDir():
 		return errDirHardLink(lk.target)
 	case src.slash:
-		return fmt.Errorf("%s: %s", lk.target, syscall.ENOTDIR)
+		return operandError(lk.target, syscall.ENOTDIR)
 	}
-	if !l.force {
-		return l.linkError(lk, linkAt(sd, src.name, l.dir, lk.name))
+	link := dirfd.LinkBetween
+	if l.force {
+		link = dirfd.ReplaceLinkBetween
 	}
-	if err := l.stage(lk); err != nil {
-		return err
-	}
-	return l.linkError(lk, l.replacer.ReplaceLink(int(sd.Fd()), src.name, lk.name))
+	return l.linkError(lk, link(sd, src.name, l.dir, lk.name))
 }
 
 func errDirHardLink(target string) error {
-	return fmt.Errorf("%s: hard link not allowed for directory", target)
+	return fmt.Errorf("%s: hard link not allowed for directory", quote(target))
 }
 
 func (l *linker) linkError(lk plannedLink, err error) error {
@@ -206,11 +187,11 @@ func (l *linker) linkError(lk plannedLink, err error) error {
 	case err == nil:
 		return nil
 	case l.force && isDirInTheWay(err):
-		return fmt.Errorf("%s: is a directory; ln never replaces a directory", lk.shown)
+		return fmt.Errorf("%s: is a directory; ln never replaces a directory", quote(lk.shown))
 	case !l.force && errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("%s: file exists (-f replaces it atomically)", lk.shown)
+		return fmt.Errorf("%s: file exists (-f replaces it atomically)", quote(lk.shown))
 	}
-	return fmt.Errorf("%s: %s", lk.shown, explain(err))
+	return operandError(lk.shown, err)
 }
 
 // isDirInTheWay reports the errors rename(2) gives for a non-directory
@@ -218,23 +199,4 @@ func (l *linker) linkError(lk plannedLink, err error) error {
 // one that is not empty.
 func isDirInTheWay(err error) bool {
 	return errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
-}
-
-func (l *linker) close(e *env) {
-	if l.replacer == nil {
-		return
-	}
-	// The links are published by now; a stage that cannot be removed
-	// (someone moved it) is an empty leftover that Dir.RemoveStale
-	// cleans up, not a failure of ln.
-	if err := l.replacer.Close(); err != nil {
-		fmt.Fprintf(e.stderr, "%s: ln: warning: removing the staging directory: %s\n", programName, explain(err))
-	}
-}
-
-// linkReplacer is linkat.Replacer where the platform has one.
-type linkReplacer interface {
-	ReplaceSymlink(target, name string) error
-	ReplaceLink(olddirfd int, oldname, name string) error
-	Close() error
 }

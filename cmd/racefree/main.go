@@ -7,9 +7,12 @@
 //	racefree ln [-s] [-f] [-T] TARGET... LINK|DIR
 //	racefree mv [--exchange | -n] SRC DST
 //	racefree rm [-r] [-f] PATH...
-//	racefree install [--verify CMD] [--keep-previous NAME] SRC_DIR DEST
+//	racefree chown [-R] OWNER[:GROUP] PATH...
+//	racefree chmod [-R] MODE PATH...
+//	racefree cp -a [--special] SRC DST | -a [--special] SRC... DIR
+//	racefree install [--verify CMD] [--keep-previous NAME] [--link-unchanged] SRC_DIR DEST
 //	racefree write [--mode M] DEST
-//	racefree resolve [--root DIR] [--mode beneath|in-root|no-symlinks] PATH
+//	racefree resolve [--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH
 //	racefree demo [--seconds N]
 //
 // caps reports which race-free primitives the kernel offers, and with DIR,
@@ -17,20 +20,35 @@
 // directory that is removed again). resolve shows where PATH lands inside
 // the root directory, or why it is refused.
 //
-// ln, mv, rm and write follow coreutils. Each resolves the directory that
-// holds an operand's last component by its path, as any shell tool does,
-// and from then on acts only through a descriptor of that directory, so
-// nothing another user does to the names meanwhile can redirect the
-// operation: ln -f replaces a link atomically (readers never see the name
-// missing), mv --exchange swaps two names atomically, rm removes only the
-// object it examined, and write publishes a complete, synced file or
-// nothing.
+// ln, mv, rm, chown, chmod, cp and write follow coreutils. Each resolves the
+// directory that holds an operand's last component once, and from then on
+// acts only through a descriptor of that directory, so nothing another
+// user does to the names meanwhile can redirect the operation: ln -f
+// replaces a link atomically (readers never see the name missing), mv
+// --exchange swaps two names atomically, rm removes only the object it
+// examined, and write publishes a complete, synced file or nothing. rm -r,
+// chown -R and chmod -R walk the tree by descriptor, never follow a
+// symlink, never enter another mount, and go on past an entry they cannot
+// change, reporting the first failure at the end. cp -a reads the source
+// only through descriptors and never replaces an existing name.
 //
 // install copies SRC_DIR as cp -a would (files, directories, symlinks, hard
 // links, modes, times, and owners when run as root) into a private staging
 // directory next to DEST, runs the --verify command on it, and publishes it
 // as DEST all at once: readers see the whole old tree or the whole new one,
 // and a failure or a crash at any point leaves the old tree as it was.
+//
+// Every command that takes paths accepts --root DIR: its operands are then
+// resolved inside DIR, and one that leads out of it (through "..", an
+// absolute name or a symlink) is refused; --in-root DIR resolves them as
+// if DIR were / (for a container's rootfs). Without either, operands are
+// paths resolved as any shell tool resolves them.
+//
+// Names and link targets are printed as they are when every character is
+// printable, and as a quoted string ("a\nb") otherwise, so that no file
+// name can forge a line of output or reach the terminal as an escape
+// sequence. Long tree jobs show their progress on standard error when it
+// is a terminal.
 //
 // Every command exits 0 on success, 1 when the operation failed and 2 on a
 // usage error, and reports errors on standard error as
@@ -72,9 +90,12 @@ var commands = []command{
 	{"ln", "[-s] [-f] [-T] TARGET... LINK|DIR", "make links; with -f an existing LINK is replaced atomically", runLn},
 	{"mv", "[--exchange | -n] SRC DST", "rename SRC to DST, swap them atomically (--exchange), or never replace DST (-n)", runMv},
 	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
-	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
+	{"install", "[--verify CMD] [--keep-previous NAME] [--link-unchanged] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
+	{"chown", "[-R] OWNER[:GROUP] PATH...", "change the owner and group of each PATH (-R: and of everything below it), symlinks themselves, never followed", runChown},
+	{"chmod", "[-R] MODE PATH...", "change the mode of each PATH (-R: and of everything below it) as chmod(1) does, symbolic modes and X included; symlinks are neither changed nor followed", runChmod},
+	{"cp", "-a [--special] SRC DST | -a [--special] SRC... DIR", "copy as cp -a does, reading the source only through descriptors; never replaces anything", runCp},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
-	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
+	{"resolve", "[--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},
 }
 
@@ -158,6 +179,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s %s\n      %s\n", c.name, c.synopsis, c.summary)
 	}
+	fmt.Fprintf(w, "\nEvery command that takes paths also accepts --root DIR (operands are resolved inside DIR\nand may not leave it) or --in-root DIR (as if DIR were /).\n")
 	fmt.Fprintf(w, "\nExit status: 0 success, 1 the operation failed, 2 usage error.\n")
 }
 
@@ -182,7 +204,12 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) ([]string, error) {
 				printFlagsUsage(fs, e)
 				return nil, errHelp
 			}
-			return nil, &usageError{err.Error()}
+			// The flag package repeats the argument as given.
+			msg := err.Error()
+			if !printable(msg) {
+				msg = quote(msg)
+			}
+			return nil, &usageError{msg}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

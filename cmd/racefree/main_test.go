@@ -20,12 +20,27 @@ import (
 // binary is the racefree command, built once by TestMain.
 var binary string
 
+// binaryEnv hands the built command to the re-run as uid 65534, which
+// could not build it (the module cache is root's).
+const binaryEnv = "RACEFREE_CMD_TEST_BINARY"
+
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
 }
 
+// buildAndRun builds the command, runs the tests and, as root, runs them
+// again as uid 65534, where permission checks apply (see
+// internal/reexec): every command test holds for root and for a normal
+// user.
 func buildAndRun(m *testing.M) int {
+	if bin, ok := builtByParent(); ok {
+		binary = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "racefree-cmd-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // for uid 65534 to run the command
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -39,7 +54,11 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building racefree:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if rerunAsNobody() != 0 && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 type result struct {
@@ -273,6 +292,9 @@ func TestResolve(t *testing.T) {
 		{"no-symlinks refuses one on the way", []string{"--mode", "no-symlinks", "a/up/a"}, 1, nil, []string{"racefree: resolve: a/up/a: a symlink is in the way"}},
 		{"missing", []string{"a/nope"}, 1, nil, []string{"racefree: resolve: a/nope: no such file or directory"}},
 		{"flags after the operand", []string{"a/b", "--root", "."}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root is --mode in-root", []string{"--in-root", ".", "a/up/a/b"}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root with --mode in-root", []string{"--in-root", ".", "--mode", "in-root", "/abs/b"}, 0, []string{"lands:  a/b\n"}, nil},
+		{"--in-root with another mode", []string{"--in-root", ".", "--mode", "no-symlinks", "a"}, 2, nil, []string{"--in-root resolves in-root"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := racefree(t, root, nil, append([]string{"resolve"}, tc.args...)...)

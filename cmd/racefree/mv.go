@@ -16,6 +16,7 @@ func runMv(e *env, args []string) error {
 	var noClobber bool
 	flags.BoolVar(&noClobber, "n", false, "fail, atomically, if DST exists instead of replacing it")
 	flags.BoolVar(&noClobber, "no-clobber", false, "same as -n")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
@@ -26,15 +27,17 @@ func runMv(e *env, args []string) error {
 	if len(operands) != 2 {
 		return usagef("want SRC and DST, got %d operands", len(operands))
 	}
-	if err := checkOperands(operands); err != nil {
+	s, err := rf.open(operands)
+	if err != nil {
 		return err
 	}
+	defer s.Close()
 
 	src := parseEntry(operands[0])
 	if !src.isEntry() {
-		return fmt.Errorf("%s: names a directory by position, not an entry that can be moved", src.arg)
+		return fmt.Errorf("%s: names a directory by position, not an entry that can be moved", quote(src.arg))
 	}
-	sd, err := src.open()
+	sd, err := s.parent(src)
 	if err != nil {
 		return err
 	}
@@ -45,7 +48,7 @@ func runMv(e *env, args []string) error {
 	var dd *dirfd.Dir
 	dst := parseEntry(operands[1])
 	if !*exchange {
-		if dd, err = openIfDir(dst.arg); err != nil {
+		if dd, err = s.openIfDir(dst.arg); err != nil {
 			return err
 		}
 	}
@@ -53,9 +56,9 @@ func runMv(e *env, args []string) error {
 		dst = entry{arg: inDir(dst.arg, src.name), name: src.name}
 	} else {
 		if !dst.isEntry() {
-			return fmt.Errorf("%s: names a directory by position, not an entry that can be replaced", dst.arg)
+			return fmt.Errorf("%s: names a directory by position, not an entry that can be replaced", quote(dst.arg))
 		}
-		if dd, err = dst.open(); err != nil {
+		if dd, err = s.parent(dst); err != nil {
 			return err
 		}
 	}
@@ -64,10 +67,6 @@ func runMv(e *env, args []string) error {
 	if err := checkSlashes(sd, src, dd, dst, *exchange); err != nil {
 		return err
 	}
-
-	// The two names live in two directories, each pinned by its own Dir,
-	// so this is the primitive that Dir.Rename, Dir.RenameNoReplace and
-	// Dir.Exchange wrap for names inside one Dir, given both descriptors.
 	var how renameat2.Flags
 	switch {
 	case *exchange:
@@ -75,8 +74,7 @@ func runMv(e *env, args []string) error {
 	case noClobber:
 		how = renameat2.NoReplace
 	}
-	err = renameat2.Rename(int(sd.Fd()), src.name, int(dd.Fd()), dst.name, how)
-	return mvError(src.arg, dst.arg, how, err)
+	return mvError(src.arg, dst.arg, how, dirfd.RenameBetween(sd, src.name, dd, dst.name, how))
 }
 
 // checkSlashes gives an operand's trailing slash the kernel's meaning
@@ -89,10 +87,10 @@ func checkSlashes(sd *dirfd.Dir, src entry, dd *dirfd.Dir, dst entry, exchange b
 	}
 	sfi, err := sd.Lstat(src.name)
 	if err != nil {
-		return fmt.Errorf("%s: %s", src.arg, explain(err))
+		return operandError(src.arg, err)
 	}
 	if src.slash && !sfi.IsDir() {
-		return fmt.Errorf("%s: %s", src.arg, syscall.ENOTDIR)
+		return operandError(src.arg, syscall.ENOTDIR)
 	}
 	if !dst.slash {
 		return nil
@@ -100,14 +98,15 @@ func checkSlashes(sd *dirfd.Dir, src entry, dd *dirfd.Dir, dst entry, exchange b
 	dfi, err := dd.Lstat(dst.name)
 	switch {
 	case err == nil && !dfi.IsDir(), err != nil && errors.Is(err, fs.ErrNotExist) && !exchange && !sfi.IsDir():
-		return fmt.Errorf("%s: %s", dst.arg, syscall.ENOTDIR)
+		return operandError(dst.arg, syscall.ENOTDIR)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: %s", dst.arg, explain(err))
+		return operandError(dst.arg, err)
 	}
 	return nil
 }
 
-func mvError(src, dst string, how renameat2.Flags, err error) error {
+func mvError(srcArg, dstArg string, how renameat2.Flags, err error) error {
+	src, dst := quote(srcArg), quote(dstArg)
 	switch {
 	case err == nil:
 		return nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -27,45 +26,48 @@ const maxFollow = 40
 
 func runResolve(e *env, args []string) error {
 	flags := newFlags("resolve")
-	root := flags.String("root", ".", "the directory PATH is resolved in")
-	mode := flags.String("mode", "beneath", "beneath (stay inside, escaping fails), in-root (chroot-like) or no-symlinks")
+	rf := addRootFlags(flags)
+	mode := flags.String("mode", "", "beneath (the default with --root: stay inside, escaping fails), in-root (the default with --in-root: chroot-like) or no-symlinks")
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
 	}
-	opts, ok := resolveModes[*mode]
-	if !ok {
-		return usagef("unknown --mode %q (want beneath, in-root or no-symlinks)", *mode)
-	}
 	if len(operands) != 1 {
 		return usagef("want exactly one PATH, got %d", len(operands))
 	}
-	name := operands[0]
-
-	d, err := dirfd.Open(*root, opts...)
+	if err := checkOperands(operands); err != nil {
+		return err
+	}
+	rootArg, opts, err := resolveRoot(rf, *mode)
 	if err != nil {
 		return err
+	}
+	name := operands[0]
+
+	d, err := dirfd.Open(rootArg, opts...)
+	if err != nil {
+		return operandError(rootArg, err)
 	}
 	defer d.Close()
 	rootPath, err := handlePath(d, ".")
 	if err != nil {
-		return err
+		return operandError(rootArg, err)
 	}
 
 	h, err := d.OpenHandle(name)
 	if err != nil {
-		return fmt.Errorf("%s: %s", name, reason(err))
+		return fmt.Errorf("%s: %s", quote(name), reason(err))
 	}
 	where, kind, target, err := describe(h, rootPath)
 	h.Close()
 	if err != nil {
-		return err
+		return operandError(name, err)
 	}
-	fmt.Fprintf(e.stdout, "root:   %s\npath:   %s\nlands:  %s\ntype:   %s\n", rootPath, name, where, kind)
+	fmt.Fprintf(e.stdout, "root:   %s\npath:   %s\nlands:  %s\ntype:   %s\n", quote(rootPath), quote(name), where, kind)
 	if kind != "symlink" {
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "target: %s\n", target)
+	fmt.Fprintf(e.stdout, "target: %s\n", quote(target))
 
 	// The handle pins the link itself. Report where following it leads,
 	// resolving each target again through d, as the library does, so the
@@ -89,11 +91,36 @@ func runResolve(e *env, args []string) error {
 		where, kind, target, err = describe(h, rootPath)
 		h.Close()
 		if err != nil {
-			return err
+			return operandError(next, err)
 		}
 	}
 	fmt.Fprintf(e.stdout, "follows: %s (%s)\n", where, kind)
 	return nil
+}
+
+// resolveRoot chooses the root directory and the options for resolve:
+// --root DIR (or the current directory) with --mode, or --in-root DIR,
+// which is --mode in-root.
+func resolveRoot(rf *rootFlags, mode string) (string, []dirfd.Option, error) {
+	root := rf.dir
+	switch {
+	case rf.both:
+		return "", nil, usagef("--root and --in-root exclude each other")
+	case rf.flag == "--in-root" && mode != "" && mode != "in-root":
+		return "", nil, usagef("--in-root resolves in-root, not %q (give --root DIR --mode %s)", mode, mode)
+	case rf.flag == "--in-root":
+		mode = "in-root"
+	case root == "":
+		root = "."
+	}
+	if mode == "" {
+		mode = "beneath"
+	}
+	opts, ok := resolveModes[mode]
+	if !ok {
+		return "", nil, usagef("unknown --mode %q (want beneath, in-root or no-symlinks)", mode)
+	}
+	return root, opts, nil
 }
 
 // spliceTarget replaces the last component of name by a symlink's target,
@@ -132,7 +159,9 @@ func describe(h *opath.Handle, rootPath string) (where, kind, target string, err
 	if err != nil || where == ".." || strings.HasPrefix(where, "../") {
 		// Possible only if the object was moved out of the tree after it
 		// was opened (G1 allows that) or the root was renamed meanwhile.
-		where = p + " (outside the root now)"
+		where = quote(p) + " (outside the root now)"
+	} else {
+		where = quote(where)
 	}
 	fi, err := h.Stat()
 	if err != nil {
@@ -176,18 +205,4 @@ func reason(err error) string {
 		return "a symlink is in the way (--mode no-symlinks refuses all of them, and at most 40 are followed)"
 	}
 	return innermost(err)
-}
-
-// innermost drops the *fs.PathError or *os.LinkError wrapping, which
-// repeats the names.
-func innermost(err error) string {
-	var pe *fs.PathError
-	var le *os.LinkError
-	switch {
-	case errors.As(err, &pe):
-		return pe.Err.Error()
-	case errors.As(err, &le):
-		return le.Err.Error()
-	}
-	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -82,23 +83,77 @@ func rmCases() []cmdCase {
 }
 
 // TestRmRecursiveStopsAtMountPoints: rm -r neither empties a mounted
-// filesystem it is given nor one it meets below.
+// filesystem it is given nor one it meets below, and a bind mount of a
+// directory of the same filesystem (the same st_dev: only the mount ID
+// tells it apart) counts as a mount. Everything around a mount point below
+// the operand is still removed.
 func TestRmRecursiveStopsAtMountPoints(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
+		t.Skip("mounting needs root; run the tests as root to cover mount points")
+	}
+	for _, tc := range []struct {
+		name  string
+		mount func(t *testing.T, root, p string)
+	}{
+		{"tmpfs", func(t *testing.T, _, p string) { mustMount(t, "-t", "tmpfs", "racefree-test", p) }},
+		{"bind mount of the same filesystem", func(t *testing.T, root, p string) {
+			src := filepath.Join(root, "src-"+filepath.Base(filepath.Dir(p))+"-"+filepath.Base(p))
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mustMount(t, "--bind", src, p)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			makeTree(t, root, "dir m", "dir d/sub", "file d/a/f", "file d/z")
+			for _, mnt := range []string{"m", "d/sub"} {
+				tc.mount(t, root, filepath.Join(root, mnt))
+				makeTree(t, root, "file "+mnt+"/keep data")
+			}
+			r := racefree(t, root, nil, "rm", "-r", "m", "d")
+			r.expect(t, 1, nil, []string{"racefree: rm: m: is a mount point", "racefree: rm: cannot remove d/sub: it is a mount point"})
+			wantContent(t, filepath.Join(root, "m/keep"), "data")
+			wantContent(t, filepath.Join(root, "d/sub/keep"), "data")
+			wantMissing(t, filepath.Join(root, "d/a"))
+			wantMissing(t, filepath.Join(root, "d/z"))
+		})
+	}
+}
+
+// mustMount runs mount(8) with args and unmounts the last one (the mount
+// point) when the test ends.
+func mustMount(t *testing.T, args ...string) {
+	t.Helper()
+	p := args[len(args)-1]
+	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", p).Run() })
+}
+
+// TestRmRecursiveGoesOnPastAnImmutableFile: an entry rm -r cannot remove
+// (chattr +i) does not stop it: everything else in the tree goes, the
+// directories holding the entry stay, and the first error is reported at
+// the end, naming the entry, with exit status 1.
+func TestRmRecursiveGoesOnPastAnImmutableFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chattr +i needs root")
 	}
 	root := t.TempDir()
-	makeTree(t, root, "dir m", "dir d/sub")
-	for _, mnt := range []string{"m", "d/sub"} {
-		p := filepath.Join(root, mnt)
-		if out, err := exec.Command("mount", "-t", "tmpfs", "racefree-test", p).CombinedOutput(); err != nil {
-			t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-		}
-		t.Cleanup(func() { exec.Command("umount", p).Run() })
-		makeTree(t, root, "file "+mnt+"/keep data")
+	makeTree(t, root, "file d/a/1", "file d/b/stuck", "file d/b/2", "file d/c/3", "file d/z")
+	stuck := filepath.Join(root, "d/b/stuck")
+	if out, err := exec.Command("chattr", "+i", stuck).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i on the test's filesystem: %v: %s", err, out)
 	}
-	r := racefree(t, root, nil, "rm", "-r", "m", "d")
-	r.expect(t, 1, nil, []string{"racefree: rm: m: is a mount point", "racefree: rm: cannot remove d: it contains a mount point"})
-	wantContent(t, filepath.Join(root, "m/keep"), "data")
-	wantContent(t, filepath.Join(root, "d/sub/keep"), "data")
+	t.Cleanup(func() { exec.Command("chattr", "-i", stuck).Run() })
+	r := racefree(t, root, nil, "rm", "-r", "d")
+	r.expect(t, 1, nil, []string{"racefree: rm: cannot remove d/b/stuck: operation not permitted"})
+	if n := strings.Count(r.stderr, "\n"); n != 1 {
+		t.Errorf("%d lines on stderr, want the first error only:\n%s", n, r.stderr)
+	}
+	wantContent(t, stuck, "")
+	for _, gone := range []string{"d/a", "d/b/2", "d/c", "d/z"} {
+		wantMissing(t, filepath.Join(root, gone))
+	}
 }

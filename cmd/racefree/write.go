@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 	"syscall"
 
 	"github.com/racefree/racefree/dirfd"
@@ -14,15 +13,13 @@ import (
 func runWrite(e *env, args []string) error {
 	flags := newFlags("write")
 	modeArg := flags.String("mode", "", "octal mode of DEST (default: an existing file keeps its mode, a new one gets 0666 less the umask)")
+	rf := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
 		return err
 	}
 	if len(operands) != 1 {
 		return usagef("want exactly one DEST, got %d", len(operands))
-	}
-	if err := checkOperands(operands); err != nil {
-		return err
 	}
 	var mode *fs.FileMode
 	if *modeArg != "" {
@@ -33,11 +30,16 @@ func runWrite(e *env, args []string) error {
 		mode = &m
 	}
 
+	s, err := rf.open(operands)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
 	dest := parseEntry(operands[0])
 	if !dest.isEntry() || dest.slash {
-		return fmt.Errorf("%s: %s", dest.arg, syscall.EISDIR)
+		return fmt.Errorf("%s: %s", quote(dest.arg), syscall.EISDIR)
 	}
-	d, err := dest.open()
+	d, err := s.parent(dest)
 	if err != nil {
 		return err
 	}
@@ -53,7 +55,9 @@ func runWrite(e *env, args []string) error {
 func writeAtomic(d *dirfd.Dir, name string, r io.Reader, mode *fs.FileMode) error {
 	perm := fs.FileMode(0o666)
 	if mode != nil {
-		perm = *mode
+		// Permission bits only: set-ID and sticky bits are set by the
+		// Chmod below, as CreateAtomic asks.
+		perm = mode.Perm()
 	}
 	f, err := d.CreateAtomic(name, perm)
 	if err != nil {
@@ -77,17 +81,11 @@ func writeAtomic(d *dirfd.Dir, name string, r io.Reader, mode *fs.FileMode) erro
 // parseMode reads an octal mode as chmod(1) does, with the set-user-ID,
 // set-group-ID and sticky bits.
 func parseMode(s string) (fs.FileMode, error) {
-	m, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || m > 0o7777 {
+	m, ok := parseOctal(s)
+	if !ok {
 		return 0, usagef("--mode %q: want an octal mode from 0 to 7777", s)
 	}
-	mode := fs.FileMode(m & 0o777)
-	for bit, flag := range map[uint64]fs.FileMode{0o4000: fs.ModeSetuid, 0o2000: fs.ModeSetgid, 0o1000: fs.ModeSticky} {
-		if m&bit != 0 {
-			mode |= flag
-		}
-	}
-	return mode, nil
+	return fileMode(m), nil
 }
 
 func writeError(dest string, err error) error {
@@ -95,7 +93,7 @@ func writeError(dest string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, dirfd.ErrEscape):
-		return fmt.Errorf("%s: is a symlink leading out of its directory; write replaces only files inside DEST's directory (name the target itself)", dest)
+		return fmt.Errorf("%s: is a symlink leading out of its directory; write replaces only files inside DEST's directory (name the target itself)", quote(dest))
 	}
-	return fmt.Errorf("%s: %s", dest, explain(err))
+	return operandError(dest, err)
 }

@@ -133,23 +133,23 @@ var mutants = []mutant{
 	// G1: recursive removal.
 	{
 		Name: "RemoveAll: directories entered without O_NOFOLLOW",
-		File: "unlinkat/removeall_unix.go",
-		Orig: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
-		Repl: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC",
+		File: "internal/dirstack/dirstack.go",
+		Orig: "const DirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
+		Repl: "const DirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC",
 		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^cleaner$", Env: here,
 	},
 
 	{
 		Name: "RemoveAll: climbs back through .. without checking where it led",
-		File: "unlinkat/removeall_unix.go",
-		Orig: "if err == nil && id != parent.id {",
+		File: "internal/dirstack/dirstack.go",
+		Orig: "if err == nil && id != parent.ID {",
 		Repl: "if err == nil && id != id {",
 		Pkg:  "./unlinkat", Run: "^TestRemoveAllStopsWhenADirectoryWasMoved$",
 	},
 	{
 		Name: "RemoveAll: crosses mount points",
 		File: "unlinkat/removeall_unix.go",
-		Orig: "if err == nil && (id.dev != r.top.dev || id.mnt != r.top.mnt) {",
+		Orig: "if err == nil && !id.SameMount(r.top) {",
 		Repl: "if err == nil && false {",
 		Pkg:  "./unlinkat", Run: "^TestRemoveAllLeavesMountsAlone$", Root: true,
 	},
@@ -222,9 +222,9 @@ var mutants = []mutant{
 	},
 	{
 		Name: "O_CLOEXEC: RemoveAll's directories without it",
-		File: "unlinkat/removeall_unix.go",
-		Orig: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
-		Repl: "dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW",
+		File: "internal/dirstack/dirstack.go",
+		Orig: "const DirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC",
+		Repl: "const DirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW",
 		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^leak$", Env: here,
 	},
 

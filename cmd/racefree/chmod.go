@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/opath"
+)
+
+func runChmod(e *env, args []string) error {
+	isMode := func(a string) bool { _, err := parseModeSpec(a); return err == nil }
+	modeArg, paths, recursive, s, err := changeArgs(e, "chmod", "MODE", args, isMode)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	spec, err := parseModeSpec(modeArg)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	umask := currentUmask()
+	newMode := func(info fs.FileInfo) uint32 {
+		return spec.apply(permBits(info.Mode()), info.IsDir(), umask)
+	}
+	p := newProgress(e.stderr, "changing modes", false)
+	c := &change{
+		e: e, verb: "change the mode of", recursive: recursive,
+		one: func(h *opath.Handle, fi fs.FileInfo) error {
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				return errSymlinkMode
+			}
+			if m := newMode(fi); m != permBits(fi.Mode()) {
+				return h.Chmod(fileMode(m))
+			}
+			return nil
+		},
+		tree: func(d *dirfd.Dir, name string) error {
+			return d.ChmodTree(name, func(_ string, info fs.FileInfo) fs.FileMode {
+				p.add(0)
+				return fileMode(newMode(info))
+			})
+		},
+	}
+	err = c.run(s, paths)
+	if err == nil && recursive {
+		p.done("changed modes")
+	} else {
+		p.done("")
+	}
+	return err
+}
+
+// errSymlinkMode refuses to chmod a symlink operand: the system keeps no
+// mode for a symlink, and racefree follows none (chmod(1) would change
+// the target).
+var errSymlinkMode = errors.New("it is a symlink; racefree chmod follows no symlink (name its target)")
