@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -511,7 +512,11 @@ func (in *installer) exchange(dir int, name string) error {
 		if try < maxExchangeRetries && renameat2.Rename(in.stage.Fd, in.tree, dir, name, renameat2.Exchange) == nil &&
 			eintr.Retry(func() error { return unix.Fstatat(in.stage.Fd, in.tree, &got, unix.AT_SYMLINK_NOFOLLOW) }) == nil &&
 			fallback.Same(&got, &mine) {
-			continue // undone: look again
+			// Undone: look again, after a pause that grows, so that
+			// another Install of the name (the innocent cause) gets
+			// through its own exchange first.
+			time.Sleep(time.Duration(try+1) * 30 * time.Microsecond)
+			continue
 		}
 		break
 	}

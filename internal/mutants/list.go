@@ -176,8 +176,8 @@ var mutants = []mutant{
 	{
 		Name: "no-replace emulation: rename(2), which replaces",
 		File: "fallback/linkunlink_unix.go",
-		Orig: "err := eintr.Retry(func() error { return unix.Linkat(olddirfd, oldname, newdirfd, newname, 0) })",
-		Repl: "err := eintr.Retry(func() error { return unix.Renameat(olddirfd, oldname, newdirfd, newname) })",
+		Orig: "return unix.Linkat(olddirfd, oldname, newdirfd, newname, 0)",
+		Repl: "return unix.Renameat(olddirfd, oldname, newdirfd, newname)",
 		Pkg:  "./renameat2", Run: "^TestNoReplaceRefusesExistingName$", Env: noRename,
 	},
 
@@ -196,6 +196,15 @@ var mutants = []mutant{
 			return renameat2.Rename(in.stage.Fd, in.tree+".old", in.stage.Fd, in.tree, 0)
 		}(); err != nil {`,
 		Pkg: "./dirfd", Run: "^TestInstallSurvivesSIGKILL$/^direct$",
+	},
+
+	// G1/G3: rm -r acts on the directory it examined.
+	{
+		Name: "rm -r: enters the tree by name after examining it",
+		File: "cmd/racefree/rm.go",
+		Orig: "	f, err := h.Reopen(os.O_RDONLY)\n",
+		Repl: "	f, err := os.Open(d.Name() + \"/\" + name)\n",
+		Pkg:  "./cmd/racefree", Run: "^TestRmRecursiveEntersWhatItExamined$",
 	},
 
 	// G4: close-on-exec, per family of descriptors.
