@@ -1,0 +1,114 @@
+package extract
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/racefree/racefree/dirfd"
+)
+
+// Tar extracts a tar stream into dst: plain, or compressed with gzip,
+// zstd, xz or bzip2 (detected from the first bytes). archive/tar reads the
+// formats (ustar, PAX, GNU long names and sparse files, whose holes stay
+// holes). It returns what it extracted, also when it stops at an error;
+// see the package documentation for the rules every entry is held to.
+//
+// Entry types: regular files (and contiguous files), directories,
+// symlinks, hard links, and with Devices character and block devices and
+// FIFOs; anything else (GNU volume headers, multi-volume continuations,
+// unknown types) is skipped and counted in Stats.Skipped.
+func Tar(dst *dirfd.Dir, r io.Reader, opts ...Option) (Stats, error) {
+	x := newExtractor(dst, opts)
+	stream, err := decompress(r)
+	if err != nil {
+		return x.finish(&fs.PathError{Op: "extract", Path: "archive", Err: err})
+	}
+	defer stream.Close()
+	tr := tar.NewReader(stream)
+	prev := ""
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, tar.ErrInsecurePath) {
+			// GODEBUG=tarinsecurepath=0: archive/tar judges the name
+			// lexically; the Dir judges it for real below.
+			err = nil
+		}
+		if err == io.EOF {
+			return x.finish(nil)
+		}
+		if err != nil {
+			return x.finish(readError(prev, err))
+		}
+		prev = hdr.Name
+		if err := x.apply(tarEntry(hdr, tr)); err != nil {
+			return x.finish(err)
+		}
+	}
+}
+
+// readError is a failure to read the archive after the entry prev.
+func readError(prev string, err error) error {
+	where := "archive"
+	if prev != "" {
+		where = fmt.Sprintf("archive, after %s", prev)
+	}
+	return &fs.PathError{Op: "extract", Path: where, Err: err}
+}
+
+// tarEntry describes the header hdr, whose content tr reads.
+func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
+	fi := hdr.FileInfo()
+	e := &entry{
+		name:     hdr.Name,
+		mode:     fi.Mode() &^ fs.ModeType,
+		linkname: hdr.Linkname,
+		size:     hdr.Size,
+		uid:      hdr.Uid,
+		gid:      hdr.Gid,
+		atime:    hdr.AccessTime,
+		mtime:    hdr.ModTime,
+		major:    uint32(hdr.Devmajor),
+		minor:    uint32(hdr.Devminor),
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
+		e.kind = kindFile
+		e.write = func(f *os.File, _ int64) (int64, error) {
+			// tar.Reader's WriteTo seeks over a sparse file's holes, so
+			// they stay holes. The size was checked against the budget
+			// before, and the reader yields exactly hdr.Size bytes.
+			return io.Copy(f, tr)
+		}
+	case tar.TypeDir:
+		e.kind = kindDir
+	case tar.TypeSymlink:
+		e.kind = kindSymlink
+	case tar.TypeLink:
+		e.kind = kindHardlink
+	case tar.TypeChar:
+		e.kind, e.mode = kindNode, e.mode|fs.ModeDevice|fs.ModeCharDevice
+	case tar.TypeBlock:
+		e.kind, e.mode = kindNode, e.mode|fs.ModeDevice
+	case tar.TypeFifo:
+		e.kind, e.mode = kindNode, e.mode|fs.ModeNamedPipe
+	default:
+		e.kind = kindSkip
+	}
+	for k, v := range hdr.PAXRecords {
+		if name, ok := strings.CutPrefix(k, paxXattr); ok {
+			if e.xattrs == nil {
+				e.xattrs = map[string]string{}
+			}
+			e.xattrs[name] = v
+		}
+	}
+	return e
+}
+
+// paxXattr prefixes the PAX records of extended attributes (star, GNU tar).
+const paxXattr = "SCHILY.xattr."
