@@ -154,6 +154,7 @@ type entry struct {
 	linkname     string      // symlink target, or hard link target as in the archive
 	size         int64       // declared content size of a file
 	uid, gid     int
+	hasOwner     bool      // uid and gid come from the archive (zip has none)
 	atime, mtime time.Time // zero: leave as created
 	major, minor uint32
 	xattrs       map[string]string

@@ -224,7 +224,7 @@ func (x *extractor) file(pd *dirfd.Dir, e *entry, last string) error {
 // bits and security.capability.
 func (x *extractor) fileMetadata(f *os.File, e *entry) error {
 	owned := false
-	if x.cfg.owners {
+	if x.chowns(e) {
 		if err := f.Chown(e.uid, e.gid); err != nil {
 			return err
 		}
@@ -238,6 +238,9 @@ func (x *extractor) fileMetadata(f *os.File, e *entry) error {
 	}
 	return nil
 }
+
+// chowns reports whether e gets the archive's owner and group.
+func (x *extractor) chowns(e *entry) bool { return x.cfg.owners && e.hasOwner }
 
 // mode is the entry's mode as extracted: set-ID bits only on an object
 // that got the archive's owner and group, and only with SetID (S7).
@@ -270,12 +273,12 @@ func (x *extractor) symlink(pd *dirfd.Dir, e *entry, last string) error {
 	}
 	err := pd.Symlink(e.linkname, last)
 	if errors.Is(err, fs.ErrExist) {
-		err = pd.ReplaceSymlink(e.linkname, last)
+		err = replaceNonDir(pd, last, func() error { return pd.ReplaceSymlink(e.linkname, last) })
 	}
 	if err != nil {
 		return entryError(e, "symlink", err)
 	}
-	if x.cfg.owners {
+	if x.chowns(e) {
 		if err := pd.Lchown(last, e.uid, e.gid); err != nil {
 			return entryError(e, "symlink", err)
 		}
@@ -332,12 +335,12 @@ func (x *extractor) hardlink(pd *dirfd.Dir, e *entry, dir, last string) error {
 func (x *extractor) node(pd *dirfd.Dir, e *entry, last string) error {
 	err := pd.Mknod(last, e.mode, e.major, e.minor)
 	if errors.Is(err, fs.ErrExist) {
-		if fi, lerr := pd.Lstat(last); lerr == nil && fi.IsDir() {
-			return entryError(e, "node", fmt.Errorf("a directory is in the way: %w", syscall.EISDIR))
-		}
-		if err = pd.Remove(last); err == nil {
-			err = pd.Mknod(last, e.mode, e.major, e.minor)
-		}
+		err = replaceNonDir(pd, last, func() error {
+			if err := pd.Remove(last); err != nil {
+				return err
+			}
+			return pd.Mknod(last, e.mode, e.major, e.minor)
+		})
 	}
 	if err != nil {
 		return entryError(e, "node", err)
@@ -352,6 +355,19 @@ func (x *extractor) node(pd *dirfd.Dir, e *entry, last string) error {
 	return nil
 }
 
+// errDirInTheWay refuses to replace a directory by any other entry.
+var errDirInTheWay = fmt.Errorf("a directory is in the way: %w", syscall.EISDIR)
+
+// replaceNonDir runs replace for an entry whose name is taken, unless a
+// directory has it: whatever filesystem answers a rename over a directory
+// (EISDIR, ENOTEMPTY, EEXIST), the entry's error says the same thing.
+func replaceNonDir(pd *dirfd.Dir, last string, replace func() error) error {
+	if fi, err := pd.Lstat(last); err == nil && fi.IsDir() {
+		return errDirInTheWay
+	}
+	return replace()
+}
+
 // nodeMetadata gives a node its owner and exact mode through a handle of
 // the node itself (Mknod applied the umask).
 func (x *extractor) nodeMetadata(pd *dirfd.Dir, e *entry, last string) error {
@@ -360,12 +376,12 @@ func (x *extractor) nodeMetadata(pd *dirfd.Dir, e *entry, last string) error {
 		return err
 	}
 	defer h.Close()
-	if x.cfg.owners {
+	if x.chowns(e) {
 		if err := h.Chown(e.uid, e.gid); err != nil {
 			return err
 		}
 	}
-	return h.Chmod(x.mode(e, x.cfg.owners))
+	return h.Chmod(x.mode(e, x.chowns(e)))
 }
 
 // whiteout applies an OCI whiteout: ".wh.NAME" removes NAME from dir,
@@ -442,7 +458,7 @@ func (x *extractor) applyDir(p pendingDir) error {
 		return err
 	}
 	owned := false
-	if x.cfg.owners {
+	if x.chowns(p.e) {
 		if err := d.Lchown(".", p.e.uid, p.e.gid); err != nil {
 			return err
 		}

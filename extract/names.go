@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -66,4 +65,4 @@ const (
 )
 
 // errBadWhiteout refuses a whiteout that names no entry.
-var errBadWhiteout = errors.New("whiteout names no entry")
+var errBadWhiteout = fmt.Errorf("whiteout names no entry: %w", fs.ErrInvalid)

@@ -70,6 +70,7 @@ func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
 		size:     hdr.Size,
 		uid:      hdr.Uid,
 		gid:      hdr.Gid,
+		hasOwner: true,
 		atime:    hdr.AccessTime,
 		mtime:    hdr.ModTime,
 		major:    uint32(hdr.Devmajor),
