@@ -74,6 +74,7 @@ var commands = []command{
 	{"rm", "[-r] [-f] PATH...", "remove each PATH, only if it is still the object examined; -r removes trees without following symlinks", runRm},
 	{"install", "[--verify CMD] [--keep-previous NAME] SRC_DIR DEST", "copy SRC_DIR to DEST all at once: readers see the whole old tree or the whole new one", runInstall},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
+	{"extract", "[--atomic] [--root DIR | --in-root DIR] [--owners] [--whiteouts] ARCHIVE DEST", "unpack a tar or zip ARCHIVE (- for standard input) into DEST, never outside it", runExtract},
 	{"resolve", "[--root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},
 }
