@@ -36,10 +36,16 @@ func extractCases(t *testing.T) []cmdCase {
 	return []cmdCase{
 		{name: "a new DEST from standard input",
 			args: []string{"extract", "-", "out"}, stdin: tarStream(t, "a/x", "one", "b", "two"),
-			check: func(t *testing.T, r string) { wantContent(t, j(r, "out/a/x"), "one"); wantContent(t, j(r, "out/b"), "two") }},
+			check: func(t *testing.T, r string) {
+				wantContent(t, j(r, "out/a/x"), "one")
+				wantContent(t, j(r, "out/b"), "two")
+			}},
 		{name: "into an existing DEST",
 			tree: []string{"file out/old kept"}, args: []string{"extract", "-", "out"}, stdin: tarStream(t, "new", "n"),
-			check: func(t *testing.T, r string) { wantContent(t, j(r, "out/old"), "kept"); wantContent(t, j(r, "out/new"), "n") }},
+			check: func(t *testing.T, r string) {
+				wantContent(t, j(r, "out/old"), "kept")
+				wantContent(t, j(r, "out/new"), "n")
+			}},
 		{name: "an escaping entry is refused, what came before stays",
 			args: []string{"extract", "-", "out"}, stdin: tarStream(t, "ok", "ok", "../evil", "x"), code: exitFailed,
 			stderr: []string{"../evil: leads out of out (refused)"},
