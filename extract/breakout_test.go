@@ -15,6 +15,7 @@ import (
 
 	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/extract"
+	"github.com/racefree/racefree/internal/naive"
 )
 
 // breakout is one case of the breakout corpus: an archive built by the
@@ -267,8 +268,8 @@ func extractFormat(format string, d *dirfd.Dir, data []byte, opts ...extract.Opt
 // what it changed.
 func naiveExtract(format, dst string, data []byte, whiteouts bool) {
 	if format == "zip" {
-		naiveZip(dst, data)
+		naive.Zip(dst, data)
 		return
 	}
-	naiveTar(dst, bytes.NewReader(data), whiteouts)
+	naive.Tar(dst, bytes.NewReader(data), whiteouts)
 }

@@ -1,6 +1,12 @@
-//go:build unix
-
-package extract_test
+// Package naive is the deliberately unsafe archive extractor that racefree's
+// proofs need as a positive control: what an extractor written the obvious
+// way does (archive/tar or archive/zip, filepath.Join, os calls on the
+// joined path, an existing entry removed before it is replaced, as tar
+// does). The breakout corpus (extract's tests) and the extract-swap attack
+// (fstests) must catch it escaping, or they prove nothing; the benchmarks
+// measure it as the cost of doing no checking at all. Never use it on an
+// archive or a directory you do not control.
+package naive
 
 import (
 	"archive/tar"
@@ -14,13 +20,9 @@ import (
 	"strings"
 )
 
-// The naive extractors are the positive control of the breakout corpus
-// and of the extract-swap attack: what an extractor written the obvious
-// way does (archive/tar or archive/zip, filepath.Join, os calls on the
-// joined path, an existing entry removed before it is replaced, as tar
-// does). The corpus must catch them escaping, or its cases prove nothing.
-
-func naiveTar(dst string, r io.Reader, whiteouts bool) error {
+// Tar extracts the tar stream r into dst by path; with whiteouts, entries
+// named .wh.NAME remove NAME and .wh..wh..opq empties its directory.
+func Tar(dst string, r io.Reader, whiteouts bool) error {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -36,17 +38,17 @@ func naiveTar(dst string, r io.Reader, whiteouts bool) error {
 		p := filepath.Join(dst, hdr.Name)
 		mode := fs.FileMode(hdr.Mode) & fs.ModePerm
 		if whiteouts && strings.HasPrefix(filepath.Base(p), ".wh.") {
-			err = naiveWhiteout(p)
+			err = whiteout(p)
 		} else {
 			switch hdr.Typeflag {
 			case tar.TypeDir:
 				err = os.MkdirAll(p, mode)
 			case tar.TypeReg:
-				err = naiveFile(p, tr, mode)
+				err = file(p, tr, mode)
 			case tar.TypeSymlink:
-				err = naiveReplace(p, func() error { return os.Symlink(hdr.Linkname, p) })
+				err = replace(p, func() error { return os.Symlink(hdr.Linkname, p) })
 			case tar.TypeLink:
-				err = naiveReplace(p, func() error { return os.Link(filepath.Join(dst, hdr.Linkname), p) })
+				err = replace(p, func() error { return os.Link(filepath.Join(dst, hdr.Linkname), p) })
 			}
 		}
 		if err != nil {
@@ -55,7 +57,8 @@ func naiveTar(dst string, r io.Reader, whiteouts bool) error {
 	}
 }
 
-func naiveZip(dst string, data []byte) error {
+// Zip extracts the zip archive data into dst by path.
+func Zip(dst string, data []byte) error {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return err
@@ -72,10 +75,10 @@ func naiveZip(dst string, data []byte) error {
 		case mode&fs.ModeSymlink != 0:
 			var target []byte
 			if target, err = io.ReadAll(rc); err == nil {
-				err = naiveReplace(p, func() error { return os.Symlink(string(target), p) })
+				err = replace(p, func() error { return os.Symlink(string(target), p) })
 			}
 		default:
-			err = naiveFile(p, rc, mode.Perm())
+			err = file(p, rc, mode.Perm())
 		}
 		rc.Close()
 		if err != nil {
@@ -85,7 +88,7 @@ func naiveZip(dst string, data []byte) error {
 	return nil
 }
 
-func naiveFile(p string, r io.Reader, mode fs.FileMode) error {
+func file(p string, r io.Reader, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
@@ -100,7 +103,7 @@ func naiveFile(p string, r io.Reader, mode fs.FileMode) error {
 	return err
 }
 
-func naiveReplace(p string, create func() error) error {
+func replace(p string, create func() error) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
@@ -108,7 +111,7 @@ func naiveReplace(p string, create func() error) error {
 	return create()
 }
 
-func naiveWhiteout(p string) error {
+func whiteout(p string) error {
 	dir, base := filepath.Split(p)
 	if base != ".wh..wh..opq" {
 		return os.RemoveAll(filepath.Join(dir, strings.TrimPrefix(base, ".wh.")))
