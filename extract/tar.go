@@ -79,11 +79,11 @@ func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
 		e.kind = kindFile
-		e.write = func(f *os.File, _ int64) (int64, error) {
-			// tar.Reader's WriteTo seeks over a sparse file's holes, so
-			// they stay holes. The size was checked against the budget
-			// before, and the reader yields exactly hdr.Size bytes.
-			return io.Copy(f, tr)
+		// The size was checked against the budget before, and the reader
+		// yields exactly hdr.Size bytes.
+		e.write = func(f *os.File, _ int64) (int64, error) { return io.Copy(f, tr) }
+		if isSparse(hdr) {
+			e.write = func(f *os.File, _ int64) (int64, error) { return copySparse(f, tr) }
 		}
 	case tar.TypeDir:
 		e.kind = kindDir
@@ -113,3 +113,73 @@ func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
 
 // paxXattr prefixes the PAX records of extended attributes (star, GNU tar).
 const paxXattr = "SCHILY.xattr."
+
+// isSparse reports whether hdr is a sparse file (old GNU, or one of the
+// PAX sparse formats), whose holes archive/tar reads back as zeros.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// sparseBlock is the unit in which copySparse finds holes: a block of
+// zeros is skipped rather than written.
+const sparseBlock = 4096
+
+// copySparse copies a sparse file's content into f, seeking over every
+// block of zeros instead of writing it, so that the holes archive/tar
+// fills with zeros are holes again (archive/tar does not tell where they
+// are), and sets the size at the end (a final hole has no byte to write).
+func copySparse(f *os.File, r io.Reader) (int64, error) {
+	buf := make([]byte, 64*sparseBlock)
+	var size int64
+	for {
+		// Filled by hand: io.ReadFull would turn a truncated archive's
+		// io.ErrUnexpectedEOF and a short last chunk into one error.
+		n, err := 0, error(nil)
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[n:])
+			n += m
+		}
+		for data := buf[:n]; len(data) > 0; {
+			run := min(sparseBlock, len(data))
+			zero := isZero(data[:run])
+			for run < len(data) && isZero(data[run:min(run+sparseBlock, len(data))]) == zero {
+				run = min(run+sparseBlock, len(data))
+			}
+			var werr error
+			if zero {
+				_, werr = f.Seek(int64(run), io.SeekCurrent)
+			} else {
+				_, werr = f.Write(data[:run])
+			}
+			if werr != nil {
+				return size, werr
+			}
+			size += int64(run)
+			data = data[run:]
+		}
+		if err == io.EOF {
+			return size, f.Truncate(size)
+		}
+		if err != nil {
+			return size, err
+		}
+	}
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
