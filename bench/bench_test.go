@@ -91,6 +91,7 @@ func BenchmarkRenameIfSame(b *testing.B)   { benchOp(b, "RenameIfSame") }
 func BenchmarkReplaceSymlink(b *testing.B) { benchOp(b, "ReplaceSymlink") }
 func BenchmarkWriteFile(b *testing.B)      { benchOp(b, "WriteFile") }
 func BenchmarkInstall(b *testing.B)        { benchOp(b, "Install") }
+func BenchmarkExtract(b *testing.B)        { benchOp(b, "Extract") }
 
 func benchOp(b *testing.B, name string) {
 	for _, op := range cases.Ops {
