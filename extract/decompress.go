@@ -27,7 +27,10 @@ type codec struct {
 var codecs = []codec{
 	{"gzip", []byte{0x1f, 0x8b}, func(r io.Reader) (io.ReadCloser, error) { return gzip.NewReader(r) }},
 	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}, func(r io.Reader) (io.ReadCloser, error) {
-		d, err := zstd.NewReader(r)
+		// Decoded in the caller's Read: the concurrent decoder hands every
+		// block between goroutines, which costs more than it saves on
+		// archives of small files.
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package extract
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -24,7 +25,19 @@ type extractor struct {
 	// made lists, per directory, the names this archive put there, for the
 	// whiteouts, which must leave those alone (Whiteouts only).
 	made map[string]map[string]bool
+	// buf carries every file's content: one buffer for the extraction,
+	// not one per file (io.Copy's 32 KiB each time would be most of the
+	// cost of a small file).
+	buf []byte
 }
+
+// copyBuffer is the size of extractor.buf, a multiple of sparseBlock.
+const copyBuffer = 64 * sparseBlock
+
+// writerOnly hides *os.File's ReadFrom, which for a reader that is not a
+// file falls back to io.Copy with a buffer of its own, so that
+// io.CopyBuffer uses ours.
+type writerOnly struct{ io.Writer }
 
 // pendingDir is a directory entry's metadata, waiting for the end.
 type pendingDir struct {
@@ -34,7 +47,7 @@ type pendingDir struct {
 }
 
 func newExtractor(dst *dirfd.Dir, opts []Option) *extractor {
-	x := &extractor{dst: dst, dirs: dirCache{root: dst}}
+	x := &extractor{dst: dst, dirs: dirCache{root: dst}, buf: make([]byte, copyBuffer)}
 	for _, o := range opts {
 		o(&x.cfg)
 	}
@@ -199,11 +212,16 @@ func (x *extractor) file(pd *dirfd.Dir, e *entry, last string) error {
 		}
 	}
 	var n int64
+	timesSet := e.mtime.IsZero() && e.atime.IsZero()
 	err := pd.ReplaceFile(last, 0o600, func(f *os.File) (err error) {
 		if n, err = e.write(f, budget); err != nil {
 			return err
 		}
-		return x.fileMetadata(f, e)
+		if err := x.fileMetadata(f, e); err != nil || timesSet {
+			return err
+		}
+		timesSet, err = setFileTimes(f, e.atime, e.mtime)
+		return err
 	})
 	if errors.Is(err, ErrLimit) {
 		return limitError(e, "more than %d bytes", x.cfg.maxBytes)
@@ -211,8 +229,10 @@ func (x *extractor) file(pd *dirfd.Dir, e *entry, last string) error {
 	if err != nil {
 		return entryError(e, "file", err)
 	}
-	if err := x.times(pd, e, last); err != nil {
-		return err
+	if !timesSet {
+		if err := x.times(pd, e, last); err != nil {
+			return err
+		}
 	}
 	x.stats.Files++
 	x.stats.Bytes += n

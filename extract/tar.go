@@ -45,7 +45,7 @@ func Tar(dst *dirfd.Dir, r io.Reader, opts ...Option) (Stats, error) {
 			return x.finish(readError(prev, err))
 		}
 		prev = hdr.Name
-		if err := x.apply(tarEntry(hdr, tr)); err != nil {
+		if err := x.apply(tarEntry(hdr, tr, x.buf)); err != nil {
 			return x.finish(err)
 		}
 	}
@@ -60,8 +60,8 @@ func readError(prev string, err error) error {
 	return &fs.PathError{Op: "extract", Path: where, Err: err}
 }
 
-// tarEntry describes the header hdr, whose content tr reads.
-func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
+// tarEntry describes the header hdr, whose content tr reads (through buf).
+func tarEntry(hdr *tar.Header, tr *tar.Reader, buf []byte) *entry {
 	fi := hdr.FileInfo()
 	e := &entry{
 		name:     hdr.Name,
@@ -81,9 +81,9 @@ func tarEntry(hdr *tar.Header, tr *tar.Reader) *entry {
 		e.kind = kindFile
 		// The size was checked against the budget before, and the reader
 		// yields exactly hdr.Size bytes.
-		e.write = func(f *os.File, _ int64) (int64, error) { return io.Copy(f, tr) }
+		e.write = func(f *os.File, _ int64) (int64, error) { return io.CopyBuffer(writerOnly{f}, tr, buf) }
 		if isSparse(hdr) {
-			e.write = func(f *os.File, _ int64) (int64, error) { return copySparse(f, tr) }
+			e.write = func(f *os.File, _ int64) (int64, error) { return copySparse(f, tr, buf) }
 		}
 	case tar.TypeDir:
 		e.kind = kindDir
@@ -136,8 +136,7 @@ const sparseBlock = 4096
 // block of zeros instead of writing it, so that the holes archive/tar
 // fills with zeros are holes again (archive/tar does not tell where they
 // are), and sets the size at the end (a final hole has no byte to write).
-func copySparse(f *os.File, r io.Reader) (int64, error) {
-	buf := make([]byte, 64*sparseBlock)
+func copySparse(f *os.File, r io.Reader, buf []byte) (int64, error) {
 	var size int64
 	for {
 		// Filled by hand: io.ReadFull would turn a truncated archive's

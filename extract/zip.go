@@ -33,7 +33,7 @@ func Zip(dst *dirfd.Dir, r io.ReaderAt, size int64, opts ...Option) (Stats, erro
 		return x.finish(&fs.PathError{Op: "extract", Path: "archive", Err: err})
 	}
 	for _, f := range zr.File {
-		e, err := zipEntry(f)
+		e, err := zipEntry(f, x.buf)
 		if err == nil {
 			err = x.apply(e)
 		}
@@ -48,7 +48,7 @@ func Zip(dst *dirfd.Dir, r io.ReaderAt, size int64, opts ...Option) (Stats, erro
 // is read into memory, and a declared size is not trusted.
 const maxSymlinkTarget = 4096
 
-func zipEntry(f *zip.File) (*entry, error) {
+func zipEntry(f *zip.File, buf []byte) (*entry, error) {
 	mode := f.Mode()
 	e := &entry{
 		name:  strings.ReplaceAll(f.Name, `\`, "/"),
@@ -68,7 +68,7 @@ func zipEntry(f *zip.File) (*entry, error) {
 		e.linkname = target
 	case mode.IsRegular():
 		e.kind = kindFile
-		e.write = func(w *os.File, budget int64) (int64, error) { return copyZip(w, f, budget) }
+		e.write = func(w *os.File, budget int64) (int64, error) { return copyZip(w, f, budget, buf) }
 	default:
 		e.kind = kindSkip
 	}
@@ -91,19 +91,19 @@ func readZipLink(f *zip.File) (string, error) {
 	return string(target), nil
 }
 
-// copyZip copies f's content into w, at most budget bytes (budget < 0: no
-// limit): a content that goes on past it is ErrLimit, found by reading one
-// byte more than the budget, which is never written.
-func copyZip(w *os.File, f *zip.File, budget int64) (int64, error) {
+// copyZip copies f's content into w through buf, at most budget bytes
+// (budget < 0: no limit): a content that goes on past it is ErrLimit, found
+// by reading one byte more than the budget, which is never written.
+func copyZip(w *os.File, f *zip.File, budget int64, buf []byte) (int64, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
 	if budget < 0 {
-		return io.Copy(w, rc)
+		return io.CopyBuffer(writerOnly{w}, rc, buf)
 	}
-	n, err := io.Copy(w, io.LimitReader(rc, budget))
+	n, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(rc, budget), buf)
 	if err != nil {
 		return n, err
 	}
