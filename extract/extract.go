@@ -124,9 +124,9 @@ func Whiteouts() Option { return func(c *config) { c.whiteouts = true } }
 // entry that would make it hold more than files entries (of any kind) or
 // more than bytes bytes of file content; zero or less means no limit for
 // that one. A file whose declared size would pass the limit is refused
-// before anything of it is written, and a zip file is also cut at the
-// limit whatever it declares, so nothing beyond the limit reaches the
-// disk.
+// before anything of it is written, and no file's content can run past its
+// declared size (the readers of both formats fail there), so nothing
+// beyond the limit reaches the disk.
 func Limits(files int, bytes int64) Option {
 	return func(c *config) { c.maxFiles, c.maxBytes = files, bytes }
 }
@@ -159,8 +159,8 @@ type entry struct {
 	major, minor uint32
 	xattrs       map[string]string
 	// write copies the content into f and returns how many bytes the
-	// file now holds; budget is how many it may hold at most.
-	write func(f *os.File, budget int64) (int64, error)
+	// file now holds: size, which the format's reader enforces.
+	write func(f *os.File) (int64, error)
 }
 
 // entryError names the entry and says why, once: the Dir's own wrapping

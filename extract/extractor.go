@@ -204,17 +204,13 @@ func (x *extractor) mkdir(dir, last string) (*dirfd.Dir, error) {
 
 // file writes a regular file in private and links it in complete.
 func (x *extractor) file(pd *dirfd.Dir, e *entry, last string) error {
-	budget := int64(-1)
-	if x.cfg.maxBytes > 0 {
-		budget = x.cfg.maxBytes - x.stats.Bytes
-		if e.size > budget {
-			return limitError(e, "more than %d bytes", x.cfg.maxBytes)
-		}
+	if x.cfg.maxBytes > 0 && e.size > x.cfg.maxBytes-x.stats.Bytes {
+		return limitError(e, "more than %d bytes", x.cfg.maxBytes)
 	}
 	var n int64
 	timesSet := e.mtime.IsZero() && e.atime.IsZero()
 	err := pd.ReplaceFile(last, 0o600, func(f *os.File) (err error) {
-		if n, err = e.write(f, budget); err != nil {
+		if n, err = e.write(f); err != nil {
 			return err
 		}
 		if err := x.fileMetadata(f, e); err != nil || timesSet {
@@ -223,9 +219,6 @@ func (x *extractor) file(pd *dirfd.Dir, e *entry, last string) error {
 		timesSet, err = setFileTimes(f, e.atime, e.mtime)
 		return err
 	})
-	if errors.Is(err, ErrLimit) {
-		return limitError(e, "more than %d bytes", x.cfg.maxBytes)
-	}
 	if err != nil {
 		return entryError(e, "file", err)
 	}

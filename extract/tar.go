@@ -81,9 +81,9 @@ func tarEntry(hdr *tar.Header, tr *tar.Reader, buf []byte) *entry {
 		e.kind = kindFile
 		// The size was checked against the budget before, and the reader
 		// yields exactly hdr.Size bytes.
-		e.write = func(f *os.File, _ int64) (int64, error) { return io.CopyBuffer(writerOnly{f}, tr, buf) }
+		e.write = func(f *os.File) (int64, error) { return io.CopyBuffer(writerOnly{f}, tr, buf) }
 		if isSparse(hdr) {
-			e.write = func(f *os.File, _ int64) (int64, error) { return copySparse(f, tr, buf) }
+			e.write = func(f *os.File) (int64, error) { return copySparse(f, tr, buf) }
 		}
 	case tar.TypeDir:
 		e.kind = kindDir

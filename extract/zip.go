@@ -18,9 +18,10 @@ import (
 // "../../x" and is judged the same way). Symlinks are those the archive's
 // Unix modes mark; zip carries no owners, hard links or devices, and
 // Owners, Devices and Xattrs change nothing. A file's declared size is not
-// trusted: the content is cut at its declared size by archive/zip (a
-// longer one is an error) and at the Limits budget here. See the package
-// documentation for the rules every entry is held to.
+// trusted: content longer than declared is an error (archive/zip stops the
+// read there), and a declared size past the Limits budget is refused before
+// anything is written. See the package documentation for the rules every
+// entry is held to.
 func Zip(dst *dirfd.Dir, r io.ReaderAt, size int64, opts ...Option) (Stats, error) {
 	x := newExtractor(dst, opts)
 	zr, err := zip.NewReader(r, size)
@@ -68,7 +69,7 @@ func zipEntry(f *zip.File, buf []byte) (*entry, error) {
 		e.linkname = target
 	case mode.IsRegular():
 		e.kind = kindFile
-		e.write = func(w *os.File, budget int64) (int64, error) { return copyZip(w, f, budget, buf) }
+		e.write = func(w *os.File) (int64, error) { return copyZip(w, f, buf) }
 	default:
 		e.kind = kindSkip
 	}
@@ -91,24 +92,15 @@ func readZipLink(f *zip.File) (string, error) {
 	return string(target), nil
 }
 
-// copyZip copies f's content into w through buf, at most budget bytes
-// (budget < 0: no limit): a content that goes on past it is ErrLimit, found
-// by reading one byte more than the budget, which is never written.
-func copyZip(w *os.File, f *zip.File, budget int64, buf []byte) (int64, error) {
+// copyZip copies f's content into w through buf. A declared size is not
+// trusted to be the real one: archive/zip fails the read (ErrFormat) as
+// soon as the content runs past it, so the Limits check of the declared
+// size before the copy bounds what is written.
+func copyZip(w *os.File, f *zip.File, buf []byte) (int64, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
-	if budget < 0 {
-		return io.CopyBuffer(writerOnly{w}, rc, buf)
-	}
-	n, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(rc, budget), buf)
-	if err != nil {
-		return n, err
-	}
-	if m, _ := io.ReadFull(rc, make([]byte, 1)); m > 0 {
-		return n, ErrLimit
-	}
-	return n, nil
+	return io.CopyBuffer(writerOnly{w}, rc, buf)
 }
