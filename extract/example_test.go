@@ -1,0 +1,86 @@
+//go:build unix
+
+package extract_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/racefree/racefree/dirfd"
+	"github.com/racefree/racefree/extract"
+)
+
+// exampleArchive is a tar archive of files (name, content pairs).
+func exampleArchive(files ...string) *bytes.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := 0; i < len(files); i += 2 {
+		tw.WriteHeader(&tar.Header{Name: files[i], Mode: 0o644, Size: int64(len(files[i+1]))})
+		tw.Write([]byte(files[i+1]))
+	}
+	tw.Close()
+	return bytes.NewReader(buf.Bytes())
+}
+
+func ExampleTar() {
+	dir, err := os.MkdirTemp("", "racefree-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d, err := dirfd.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// A zip-slip archive: the second entry climbs out. It is refused,
+	// naming the entry; the first one stays, complete.
+	_, err = extract.Tar(d, exampleArchive("notes.txt", "hello\n", "../../etc/cron.d/evil", "* * * * * root sh\n"))
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, dirfd.ErrEscape))
+	data, _ := d.ReadFile("notes.txt")
+	fmt.Print(string(data))
+	// Output:
+	// extract ../../etc/cron.d/evil: directory "../../etc/cron.d": path escapes from the directory
+	// true
+	// hello
+}
+
+// Extraction inside Install is all or nothing: readers of "app" see the
+// old tree or the whole new one, and an archive that fails midway leaves
+// the old tree as it was.
+func ExampleTar_install() {
+	dir, err := os.MkdirTemp("", "racefree-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Mkdir(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "version"), []byte("1\n"), 0o644)
+	d, err := dirfd.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	for _, archive := range []*bytes.Reader{
+		exampleArchive("version", "2\n", "../evil", "x"), // fails: the old tree stays
+		exampleArchive("version", "3\n"),                 // succeeds: the new tree, at once
+	} {
+		err := d.Install("app", func(stage *dirfd.Dir) error {
+			_, err := extract.Tar(stage, archive)
+			return err
+		})
+		version, _ := d.ReadFile("app/version")
+		fmt.Printf("installed: %v, app/version: %s", err == nil, version)
+	}
+	// Output:
+	// installed: false, app/version: 1
+	// installed: true, app/version: 3
+}
