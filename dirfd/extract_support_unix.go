@@ -93,9 +93,15 @@ func replaceStaged(stages *stageCache, parent int, last string, perm uint32, nam
 // newname is not replaced (EISDIR). When newname is free it costs what
 // LinkHandle costs. Errors are *os.LinkError.
 func (d *Dir) ReplaceLinkHandle(h *opath.Handle, newname string) error {
+	return d.linkHandle(h, newname, func(fd, parent int, last string) error { return publishFd(d.stages, fd, parent, last) })
+}
+
+// linkHandle resolves newname's directory and links h's object there with
+// link (LinkHandle's plain link, ReplaceLinkHandle's replacing one).
+func (d *Dir) linkHandle(h *opath.Handle, newname string, link func(fd, parent int, last string) error) error {
 	err := d.do(newname, func() error {
 		return d.inParent(newname, func(parent int, last string) error {
-			return withHandleFd(h, func(fd int) error { return publishFd(d.stages, fd, parent, last) })
+			return withHandleFd(h, func(fd int) error { return link(fd, parent, last) })
 		})
 	})
 	if err != nil {
