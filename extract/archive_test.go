@@ -157,6 +157,16 @@ const sentinelTree = `
 func newScene(t testing.TB, setup string) *scene {
 	t.Helper()
 	base := t.TempDir()
+	// Before TempDir's removal: an extracted read-only directory would
+	// stop it for a caller without privilege.
+	t.Cleanup(func() {
+		filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
 	s := &scene{base: base, dst: filepath.Join(base, "dst"), outside: filepath.Join(base, "outside")}
 	buildTree(t, base, "dir dst\n"+sentinelTree+setup)
 	s.sentinel = describe(t, s.outside, true)

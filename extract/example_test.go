@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 
 	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/extract"
@@ -61,8 +60,6 @@ func ExampleTar_install() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	os.Mkdir(filepath.Join(dir, "app"), 0o755)
-	os.WriteFile(filepath.Join(dir, "app", "version"), []byte("1\n"), 0o644)
 	d, err := dirfd.Open(dir)
 	if err != nil {
 		log.Fatal(err)
@@ -70,6 +67,7 @@ func ExampleTar_install() {
 	defer d.Close()
 
 	for _, archive := range []*bytes.Reader{
+		exampleArchive("version", "1\n"),
 		exampleArchive("version", "2\n", "../evil", "x"), // fails: the old tree stays
 		exampleArchive("version", "3\n"),                 // succeeds: the new tree, at once
 	} {
@@ -81,6 +79,7 @@ func ExampleTar_install() {
 		fmt.Printf("installed: %v, app/version: %s", err == nil, version)
 	}
 	// Output:
+	// installed: true, app/version: 1
 	// installed: false, app/version: 1
 	// installed: true, app/version: 3
 }

@@ -57,13 +57,16 @@ func newExtractor(dst *dirfd.Dir, opts []Option) *extractor {
 	return x
 }
 
-// finish applies the pending directories' metadata, whether the
-// extraction succeeded or not (tar does the same: a directory left 0700
-// by an extraction cut short would be a surprise of its own), closes what
-// the extraction holds, and returns err joined with what finishing found.
+// finish closes what the extraction holds and applies the pending
+// directories' metadata, whether the extraction succeeded or not (tar
+// does the same: a directory left 0700 by an extraction cut short would be
+// a surprise of its own), and returns err joined with what finishing
+// found. The held directories are closed first: closing one removes the
+// Dir's private stage in it, which a read-only mode set first would
+// forbid.
 func (x *extractor) finish(err error) (Stats, error) {
-	err = errors.Join(err, x.applyPending())
 	x.dirs.clear()
+	err = errors.Join(err, x.applyPending())
 	return x.stats, err
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/racefree/racefree/extract"
 )
 
+// openDst opens the scene's dst. Close it before looking at dst: a Dir
+// keeps its private stage there until it is closed.
 func openDst(t *testing.T, s *scene) *dirfd.Dir {
 	t.Helper()
 	d, err := dirfd.Open(s.dst)
@@ -33,6 +35,14 @@ func openDst(t *testing.T, s *scene) *dirfd.Dir {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// tarInto extracts the tar archive r into the scene's dst and closes it.
+func tarInto(t *testing.T, s *scene, r io.Reader, opts ...extract.Option) (extract.Stats, error) {
+	t.Helper()
+	d := openDst(t, s)
+	defer d.Close()
+	return extract.Tar(d, r, opts...)
 }
 
 // TestCompressionDetected extracts one archive plain and in each codec:
@@ -71,7 +81,7 @@ func TestCompressionDetected(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := extract.Tar(openDst(t, s), &buf); err != nil {
+			if _, err := tarInto(t, s, &buf); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want, describe(t, s.dst, false)); diff != "" {
@@ -106,7 +116,7 @@ func TestSparseHolesStayHoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newScene(t, "")
-	if _, err := extract.Tar(openDst(t, s), bytes.NewReader(data)); err != nil {
+	if _, err := tarInto(t, s, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	got := filepath.Join(s.dst, "sparse")
@@ -154,7 +164,9 @@ func TestZipDeclaredSizesNotTrusted(t *testing.T) {
 			w.Write(compressed.Bytes())
 			zw.Close()
 			s := newScene(t, "")
-			_, err = extract.Zip(openDst(t, s), bytes.NewReader(buf.Bytes()), int64(buf.Len()), tc.opts...)
+			d := openDst(t, s)
+			_, err = extract.Zip(d, bytes.NewReader(buf.Bytes()), int64(buf.Len()), tc.opts...)
+			d.Close()
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("extract: %v, want %v", err, tc.wantErr)
 			}
@@ -188,7 +200,7 @@ func TestOwners(t *testing.T) {
 		if owners {
 			opts = append(opts, extract.Owners())
 		}
-		if _, err := extract.Tar(openDst(t, s), bytes.NewReader(buf.Bytes()), opts...); err != nil {
+		if _, err := tarInto(t, s, bytes.NewReader(buf.Bytes()), opts...); err != nil {
 			t.Fatal(err)
 		}
 		for name, ids := range want {
@@ -212,7 +224,7 @@ func TestStatsAndProgress(t *testing.T) {
 	s := newScene(t, "")
 	members := []member{dir("d"), f("d/a", "aaa"), f("b", "bb"), sym("l", "b"), hard("h", "b"), {kind: 'p', name: "p"}, {kind: 'x', name: "v"}}
 	var calls []extract.Stats
-	got, err := extract.Tar(openDst(t, s), bytes.NewReader(tarOf(t, s.base, members)), extract.Progress(func(st extract.Stats) { calls = append(calls, st) }))
+	got, err := tarInto(t, s, bytes.NewReader(tarOf(t, s.base, members)), extract.Progress(func(st extract.Stats) { calls = append(calls, st) }))
 	if err != nil {
 		t.Fatal(err)
 	}

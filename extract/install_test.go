@@ -64,6 +64,9 @@ func TestExtractionComposedWithInstall(t *testing.T) {
 				err = extractIntoApp(d, data)
 			}
 			d.Close()
+			if errors.Is(err, errors.ErrUnsupported) && tc.setup != "" {
+				t.Skipf("no atomic exchange here, so Install cannot replace a directory: %v", err)
+			}
 			if gotErr := err != nil; gotErr != tc.wantErr {
 				t.Fatalf("extraction: %v, want an error: %v", err, tc.wantErr)
 			}

@@ -31,7 +31,7 @@ func TestXattrs(t *testing.T) {
 		if with {
 			opts = append(opts, extract.Xattrs())
 		}
-		_, err := extract.Tar(openDst(t, s), bytes.NewReader(buf.Bytes()), opts...)
+		_, err := tarInto(t, s, bytes.NewReader(buf.Bytes()), opts...)
 		if errors.Is(err, syscall.ENOTSUP) || errors.Is(err, errors.ErrUnsupported) {
 			t.Skipf("no user extended attributes here: %v", err)
 		}
