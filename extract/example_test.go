@@ -26,21 +26,25 @@ func exampleArchive(files ...string) *bytes.Reader {
 	return bytes.NewReader(buf.Bytes())
 }
 
-func ExampleTar() {
+// exampleDir opens a fresh directory; done closes and removes it.
+func exampleDir() (d *dirfd.Dir, done func()) {
 	dir, err := os.MkdirTemp("", "racefree-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	d, err := dirfd.Open(dir)
-	if err != nil {
+	if d, err = dirfd.Open(dir); err != nil {
 		log.Fatal(err)
 	}
-	defer d.Close()
+	return d, func() { d.Close(); os.RemoveAll(dir) }
+}
+
+func ExampleTar() {
+	d, done := exampleDir()
+	defer done()
 
 	// A zip-slip archive: the second entry climbs out. It is refused,
 	// naming the entry; the first one stays, complete.
-	_, err = extract.Tar(d, exampleArchive("notes.txt", "hello\n", "../../etc/cron.d/evil", "* * * * * root sh\n"))
+	_, err := extract.Tar(d, exampleArchive("notes.txt", "hello\n", "../../etc/cron.d/evil", "* * * * * root sh\n"))
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, dirfd.ErrEscape))
 	data, _ := d.ReadFile("notes.txt")
@@ -55,16 +59,8 @@ func ExampleTar() {
 // old tree or the whole new one, and an archive that fails midway leaves
 // the old tree as it was.
 func ExampleTar_install() {
-	dir, err := os.MkdirTemp("", "racefree-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	d, err := dirfd.Open(dir)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer d.Close()
+	d, done := exampleDir()
+	defer done()
 
 	for _, archive := range []*bytes.Reader{
 		exampleArchive("version", "1\n"),
