@@ -7,11 +7,22 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/racefree/racefree/capability"
 )
 
 func TestExtract(t *testing.T) {
 	for _, tc := range extractCases(t) {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, "") })
+	}
+}
+
+// TestExtractWithoutPrimitives runs the cases again with every optional
+// primitive reported missing: files staged by name, hard links by name,
+// Install's versioned layout.
+func TestExtractWithoutPrimitives(t *testing.T) {
+	for _, tc := range extractCases(t) {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, "all") })
 	}
 }
 
@@ -61,7 +72,7 @@ func extractCases(t *testing.T) []cmdCase {
 			tree: []string{"file out/old kept"}, args: []string{"extract", "--atomic", "-", "out"},
 			stdin: tarStream(t, "ok", "ok", "../evil", "x"), code: exitFailed,
 			check: func(t *testing.T, r string) { wantContent(t, j(r, "out/old"), "kept"); wantMissing(t, j(r, "out/ok")) }},
-		{name: "--atomic replaces the old tree whole",
+		{name: "--atomic replaces the old tree whole", needs: capability.RenameExchange, // a plain directory is replaced by an exchange only
 			tree: []string{"file out/old gone"}, args: []string{"extract", "--atomic", "-", "out"}, stdin: tarStream(t, "new", "n"),
 			check: func(t *testing.T, r string) { wantMissing(t, j(r, "out/old")); wantContent(t, j(r, "out/new"), "n") }},
 		{name: "--root resolves DEST inside DIR",
