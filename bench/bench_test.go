@@ -95,6 +95,7 @@ func BenchmarkWalkDir(b *testing.B)        { benchOp(b, "WalkDir") }
 func BenchmarkChownTree(b *testing.B)      { benchOp(b, "ChownTree") }
 func BenchmarkChownTreeOwned(b *testing.B) { benchOp(b, "ChownTreeOwned") }
 func BenchmarkCopyTree(b *testing.B)       { benchOp(b, "CopyTree") }
+func BenchmarkExtract(b *testing.B)        { benchOp(b, "Extract") }
 
 func benchOp(b *testing.B, name string) {
 	for _, op := range cases.Ops {

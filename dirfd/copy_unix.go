@@ -172,7 +172,7 @@ func (c *copier) visit(p string, e *Entry, err error) error {
 	if !c.cfg.special {
 		return c.fail(p, rel, "copy", errSpecial)
 	}
-	err = eintr.Retry(func() error { return mknodat(dir, name, &e.st) })
+	err = eintr.Retry(func() error { return mknodat(dir, name, uint32(e.st.Mode), uint64(e.st.Rdev)) })
 	if err != nil {
 		return c.fail(p, rel, "mknodat", err)
 	}

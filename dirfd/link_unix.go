@@ -55,17 +55,5 @@ func (d *Dir) ReplaceLink(oldname, newname string) error {
 // replaced (EEXIST). Elsewhere, and on Linux without either route, the
 // error wraps errors.ErrUnsupported. Errors are *os.LinkError.
 func (d *Dir) LinkHandle(h *opath.Handle, newname string) error {
-	err := d.do(newname, func() error {
-		return d.inParent(newname, func(parent int, last string) error {
-			return withHandleFd(h, func(fd int) error { return linkat.LinkFd(fd, parent, last) })
-		})
-	})
-	if err != nil {
-		old := ""
-		if h != nil {
-			old = h.Name()
-		}
-		return &os.LinkError{Op: "linkat", Old: old, New: newname, Err: err}
-	}
-	return nil
+	return d.linkHandle(h, newname, func(fd, parent int, last string) error { return linkat.LinkFd(fd, parent, last) })
 }

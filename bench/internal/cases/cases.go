@@ -100,7 +100,7 @@ func (c Case) Start(root string) (*Runner, error) {
 }
 
 // Ops are the measured operations, in the order of RESULTS.md.
-var Ops = []*Op{openOp, statOp, mkdirAllOp, removeAllOp, removeIfSameOp, renameIfSameOp, replaceSymlinkOp, writeFileOp, installOp, walkDirOp, chownTreeOp, chownTreeOwnedOp, copyTreeOp}
+var Ops = []*Op{openOp, statOp, mkdirAllOp, removeAllOp, removeIfSameOp, renameIfSameOp, replaceSymlinkOp, writeFileOp, installOp, walkDirOp, chownTreeOp, chownTreeOwnedOp, copyTreeOp, extractOp}
 
 // Cases are every operation's cases: parameter-major, then implementation.
 func (o *Op) Cases() []Case {
