@@ -325,9 +325,10 @@ func (w *walker) push(p string, e *Entry) error {
 		closeFd(fd)
 		return w.fn(p, e, &fs.PathError{Op: "statx", Path: p, Err: err})
 	}
-	if n := w.stack.Len(); n > 0 && !w.cfg.crossMounts && !id.SameMount(w.stack.Level(n-1).ID) {
-		// Another filesystem or mount: reported, not entered. (The top
-		// directory is entered wherever it is: the caller named it.)
+	if n := w.stack.Len(); n > 0 && (!w.cfg.crossMounts || w.d.cfg.noXDev) && !id.SameMount(w.stack.Level(n-1).ID) {
+		// Another filesystem or mount: reported, not entered, and never
+		// under a NoXDev Dir. (The top directory is entered wherever it
+		// is: the caller named it, and resolving it checked NoXDev.)
 		closeFd(fd)
 		return nil
 	}
