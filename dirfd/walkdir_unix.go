@@ -4,6 +4,7 @@ package dirfd
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -25,7 +26,7 @@ const maxWalkHeld = 16
 
 // errWalkMoved stops a walk that, climbing back to a directory it had
 // released, found that ".." no longer leads there.
-var errWalkMoved = errors.Join(ErrChanged, errors.New("a directory was moved out from under the walk"))
+var errWalkMoved = fmt.Errorf("%w: a directory was moved out from under the walk", ErrChanged)
 
 // WalkDir walks the tree at name like fs.WalkDir (lexical order, each
 // directory before its contents, fs.SkipDir and fs.SkipAll), but by
@@ -101,6 +102,7 @@ func (e *Entry) Info() (fs.FileInfo, error) {
 	return e.info, nil
 }
 
+// String describes the entry as fs.FormatDirEntry does.
 func (e *Entry) String() string { return fs.FormatDirEntry(e) }
 
 // stat fills e.st with fstatat(AT_SYMLINK_NOFOLLOW) on the held parent.
