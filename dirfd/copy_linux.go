@@ -19,7 +19,7 @@ func (c *copier) copyData(out, in int, st *unix.Stat_t) (int64, error) {
 		return 0, nil
 	}
 	if !c.noClone {
-		err := unix.IoctlFileClone(out, in)
+		err := eintr.Retry(func() error { return unix.IoctlFileClone(out, in) })
 		if err == nil {
 			return size, nil
 		}

@@ -20,7 +20,8 @@ type walkConfig struct {
 // CrossMounts lets a walk enter directories on other mounts (another
 // filesystem, or on Linux a bind mount). Without it such a directory is
 // reported to the function like any other entry, and its contents are
-// not visited, as find -xdev and du -x do.
+// not visited, as find -xdev and du -x do. A Dir opened with NoXDev never
+// crosses a mount, CrossMounts or not.
 func CrossMounts() WalkOption { return func(c *walkConfig) { c.crossMounts = true } }
 
 func walkOptions(opts []WalkOption) walkConfig {

@@ -4,6 +4,7 @@ package dirfd
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -25,7 +26,7 @@ const maxWalkHeld = 16
 
 // errWalkMoved stops a walk that, climbing back to a directory it had
 // released, found that ".." no longer leads there.
-var errWalkMoved = errors.Join(ErrChanged, errors.New("a directory was moved out from under the walk"))
+var errWalkMoved = fmt.Errorf("%w: a directory was moved out from under the walk", ErrChanged)
 
 // WalkDir walks the tree at name like fs.WalkDir (lexical order, each
 // directory before its contents, fs.SkipDir and fs.SkipAll), but by
@@ -99,6 +100,7 @@ func (e *Entry) Info() (fs.FileInfo, error) {
 	return e.info, nil
 }
 
+// String describes the entry as fs.FormatDirEntry does.
 func (e *Entry) String() string { return fs.FormatDirEntry(e) }
 
 // stat fills e.st with fstatat(AT_SYMLINK_NOFOLLOW) on the held parent.
@@ -323,9 +325,10 @@ func (w *walker) push(p string, e *Entry) error {
 		closeFd(fd)
 		return w.fn(p, e, &fs.PathError{Op: "statx", Path: p, Err: err})
 	}
-	if n := w.stack.Len(); n > 0 && !w.cfg.crossMounts && !id.SameMount(w.stack.Level(n-1).ID) {
-		// Another filesystem or mount: reported, not entered. (The top
-		// directory is entered wherever it is: the caller named it.)
+	if n := w.stack.Len(); n > 0 && (!w.cfg.crossMounts || w.d.cfg.noXDev) && !id.SameMount(w.stack.Level(n-1).ID) {
+		// Another filesystem or mount: reported, not entered, and never
+		// under a NoXDev Dir. (The top directory is entered wherever it
+		// is: the caller named it, and resolving it checked NoXDev.)
 		closeFd(fd)
 		return nil
 	}

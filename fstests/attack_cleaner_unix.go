@@ -45,22 +45,11 @@ func init() {
 
 func runCleaner(t *testing.T, dir string, side Side, b *budget) Result {
 	t.Helper()
-	s := newSentinel(t, dir)
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o777); err != nil {
-		t.Fatalf("fstests: %v", err)
-	}
-	rfd, err := eintr.Retry1(func() (int, error) {
-		return unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	})
-	if err != nil {
-		t.Fatalf("fstests: %v", err)
-	}
-	defer unix.Close(rfd)
-	tree := filepath.Join(root, "tree")
-	remove := func() error { naiveRemoveAll(tree); return nil }
+	sc := newStrikeScene(t, dir)
+	defer sc.close()
+	remove := func() error { naiveRemoveAll(filepath.Join(sc.root, "tree")); return nil }
 	if side == Racefree {
-		d, err := dirfd.Open(root)
+		d, err := dirfd.Open(sc.root)
 		if err != nil {
 			t.Fatalf("fstests: %v", err)
 		}
@@ -68,28 +57,11 @@ func runCleaner(t *testing.T, dir string, side Side, b *budget) Result {
 		remove = func() error { return d.RemoveAll("tree") }
 	}
 	var r Result
-	var strikes int64
 	var first string
 	refused := refusals{}
-	st := newStriker(t)
-	defer st.close()
 	for b.more(r.Ops, r.Escapes) {
-		target := s.dir
-		if r.Ops%2 == 1 {
-			target = "../../outside"
-		}
 		r.Ops++
-		err := buildCleanerTree(rfd, "tree", target)
-		if err != nil && !outOfSpace(err) {
-			t.Fatalf("fstests: cleaner: %v", err)
-		}
-		if err == nil {
-			round := st.arm(t, root, "tree/d", "s")
-			err = remove()
-			if st.halt(round) {
-				strikes++
-			}
-		}
+		err := sc.round(t, r.Ops-1, remove)
 		switch {
 		case err == nil:
 		case refusedMidSwap(err) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EISDIR):
@@ -105,23 +77,17 @@ func runCleaner(t *testing.T, dir string, side Side, b *budget) Result {
 		default:
 			t.Errorf("fstests: cleaner: RemoveAll under attack: %v", err)
 		}
-		if c := s.changes(); len(c) > 0 {
+		if c := sc.s.changes(); len(c) > 0 {
 			// The sentinel no longer matches its record, so later
 			// operations could not be judged: stop here.
 			r.Escapes += int64(len(c))
 			first = firstHarm(c)
 			break
 		}
-		// Whatever the removal left goes now, with nothing moving,
-		// and the attacker's s, whichever object it is now.
-		for _, p := range []string{tree, filepath.Join(root, "s")} {
-			if err := os.RemoveAll(p); err != nil {
-				t.Fatalf("fstests: %v", err)
-			}
-		}
+		sc.tidy(t, "tree", "s")
 	}
-	r.Moves = strikes
-	r.Detail = fmt.Sprintf("%d struck%s", strikes, refused)
+	r.Moves = sc.strikes
+	r.Detail = fmt.Sprintf("%d struck%s", sc.strikes, refused)
 	if first != "" {
 		r.Detail += fmt.Sprintf("; escaped at op %d: outside/%s", r.Ops, first)
 	}

@@ -3,7 +3,6 @@
 package fstests
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,10 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/racefree/racefree/dirfd"
-	"github.com/racefree/racefree/internal/eintr"
 )
 
 // The tree-swap attack (systemd-tmpfiles' recursive chown and chmod,
@@ -126,57 +122,31 @@ func dirTreeVictim(d *dirfd.Dir) treeVictim {
 
 func runTreeSwap(t *testing.T, dir string, side Side, b *budget) Result {
 	t.Helper()
-	s := newSentinel(t, dir)
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o777); err != nil {
-		t.Fatalf("fstests: %v", err)
-	}
-	rfd, err := eintr.Retry1(func() (int, error) {
-		return unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	})
-	if err != nil {
-		t.Fatalf("fstests: %v", err)
-	}
-	defer unix.Close(rfd)
-	victim := naiveTreeVictim(root)
+	sc := newStrikeScene(t, dir)
+	defer sc.close()
+	victim := naiveTreeVictim(sc.root)
 	if side == Racefree {
-		d, err := dirfd.Open(root)
+		d, err := dirfd.Open(sc.root)
 		if err != nil {
 			t.Fatalf("fstests: %v", err)
 		}
 		defer d.Close()
 		victim = dirTreeVictim(d)
 	}
-
 	var r Result
-	var strikes int64
 	var first string
 	refused := refusals{}
-	st := newStriker(t)
-	defer st.close()
 	for b.more(r.Ops, r.Escapes) {
-		target := s.dir
-		if r.Ops%2 == 1 {
-			target = "../../outside"
-		}
 		job := treeJobs[int(r.Ops)%len(treeJobs)]
 		r.Ops++
-		err := buildCleanerTree(rfd, "tree", target)
-		if err != nil && !outOfSpace(err) {
-			t.Fatalf("fstests: tree-swap: %v", err)
-		}
 		var harm string
-		if err == nil {
-			round := st.arm(t, root, "tree/d", "s")
-			err = victim(job, func(fi fs.FileInfo) {
-				if rel, ok := s.holds(fi); ok && harm == "" {
+		err := sc.round(t, r.Ops-1, func() error {
+			return victim(job, func(fi fs.FileInfo) {
+				if rel, ok := sc.s.holds(fi); ok && harm == "" {
 					harm = "walk met outside/" + rel
 				}
 			})
-			if st.halt(round) {
-				strikes++
-			}
-		}
+		})
 		switch {
 		case err == nil:
 		case refusedMidSwap(err) || outOfSpace(err):
@@ -186,34 +156,23 @@ func runTreeSwap(t *testing.T, dir string, side Side, b *budget) Result {
 			t.Errorf("fstests: tree-swap: %s under attack: %v", job, err)
 		}
 		if job == "copy" && harm == "" {
-			harm = copiedOutside(filepath.Join(root, "copy"))
+			harm = copiedOutside(filepath.Join(sc.root, "copy"))
+		}
+		if c := sc.s.changes(); len(c) > 0 && harm == "" {
+			harm = job + " changed outside/" + firstHarm(c)
+			// The sentinel no longer matches its record, so later
+			// operations could not be judged.
+			r.Escapes += int64(len(c)) - 1
 		}
 		if harm != "" {
 			r.Escapes++
-			if first == "" {
-				first = harm
-			}
-		}
-		if c := s.changes(); len(c) > 0 {
-			// The sentinel no longer matches its record, so later
-			// operations could not be judged: stop here.
-			r.Escapes += int64(len(c))
-			if first == "" {
-				first = job + " changed outside/" + firstHarm(c)
-			}
+			first = harm
 			break
 		}
-		if harm != "" {
-			break
-		}
-		for _, p := range []string{"tree", "s", "copy"} {
-			if err := removeScenePart(filepath.Join(root, p)); err != nil {
-				t.Fatalf("fstests: %v", err)
-			}
-		}
+		sc.tidy(t, "tree", "s", "copy")
 	}
-	r.Moves = strikes
-	r.Detail = fmt.Sprintf("%d struck%s", strikes, refused)
+	r.Moves = sc.strikes
+	r.Detail = fmt.Sprintf("%d struck%s", sc.strikes, refused)
 	if first != "" {
 		r.Detail += fmt.Sprintf("; escaped at op %d: %s", r.Ops, first)
 	}
@@ -234,14 +193,4 @@ func copiedOutside(copyDir string) string {
 		return nil
 	})
 	return found
-}
-
-// removeScenePart removes what a round left, opening up directories a
-// chmod closed.
-func removeScenePart(p string) error {
-	if err := os.RemoveAll(p); err == nil || errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	_ = walkChmodDirs(p)
-	return os.RemoveAll(p)
 }

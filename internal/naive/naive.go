@@ -88,11 +88,15 @@ func Zip(dst string, data []byte) error {
 	return nil
 }
 
+// file writes r to p, opened as GNU tar opens it: directly, and only when
+// that fails for a missing directory are the parents made and the open
+// tried again.
 func file(p string, r io.Reader, mode fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	var f *os.File
+	err := withParents(p, func() (err error) {
+		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 		return err
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	})
 	if err != nil {
 		return err
 	}
@@ -103,11 +107,22 @@ func file(p string, r io.Reader, mode fs.FileMode) error {
 	return err
 }
 
+// replace removes what is at p and makes the new entry with create.
 func replace(p string, create func() error) error {
+	os.Remove(p)
+	return withParents(p, create)
+}
+
+// withParents runs create, and if it fails for a missing directory, makes
+// p's parents and runs it again.
+func withParents(p string, create func() error) error {
+	err := create()
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	os.Remove(p)
 	return create()
 }
 
