@@ -14,7 +14,8 @@
 # with BENCH_DIR set, they run in BENCH_DIR (default $TMPDIR or /tmp).
 #
 # The operations that wait for the filesystem's journal (WriteFile,
-# Install, RemoveIfSame, RenameIfSame, ReplaceSymlink) are measured once
+# Install, RemoveIfSame, RenameIfSame, ReplaceSymlink) and the tree and
+# archive jobs (WalkDir, ChownTree, CopyTree, Extract) are measured once
 # more on a disk-backed filesystem, DISK_DIR (default /var/tmp), whose
 # waits a RAM-backed image hides; skipped, saying so, when DISK_DIR is on a
 # RAM filesystem.
@@ -128,7 +129,7 @@ for round in $(seq "$COUNT"); do
 		-test.bench "^Benchmark($walk_ops)\$" -test.count 1 -test.benchtime "$BENCHTIME") >>"$OUT/bench-walk.txt"
 done
 if [ -n "$DISK_FS" ]; then
-	disk_ops=$(echo "$ops" | tr '|' '\n' | grep -xE 'RemoveIfSame|RenameIfSame|ReplaceSymlink|WriteFile|Install' | paste -sd'|')
+	disk_ops=$("$WORK/report" -disk-ops)
 	: >"$OUT/bench-disk.txt"
 	for round in $(seq "$COUNT"); do
 		echo "benchmarks on disk: round $round/$COUNT ($(($(date +%s) - start))s, load $(loadavg))"

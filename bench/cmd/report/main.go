@@ -26,7 +26,12 @@ func main() {
 	results := flag.String("results", "bench/RESULTS.md", "results page to write")
 	plots := flag.String("plots", "bench/plots", "directory for the PNG plots")
 	readme := flag.String("readme", "README.md", "README whose measured block to rewrite")
+	diskList := flag.Bool("disk-ops", false, "print the operations run.sh measures on the disk-backed filesystem too, as a go test -bench alternation, and exit")
 	flag.Parse()
+	if *diskList {
+		fmt.Println(strings.Join(diskOps, "|"))
+		return
+	}
 	if err := report(*dir, *results, *plots, *readme); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
