@@ -380,3 +380,43 @@ func TestTreeOpsLeaveHardLinkedFilesAloneWithoutProtectedHardlinks(t *testing.T)
 		}
 	}
 }
+
+// TestTreeProgressCountsEveryObject: TreeProgress sees a running count of
+// every object a tree operation examines, changed or not, symlinks
+// included, ending at the tree's size.
+func TestTreeProgressCountsEveryObject(t *testing.T) {
+	root := t.TempDir()
+	for _, dir := range []string{"t/a", "t/b/c"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"t/f", "t/a/g", "t/b/c/h"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("f", filepath.Join(root, "t/l")); err != nil {
+		t.Fatal(err)
+	}
+	const objects = 8 // t, a, b, c, f, g, h, l
+	d, err := dirfd.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for name, op := range map[string]func(dirfd.WalkOption) error{
+		"ChownTree": func(o dirfd.WalkOption) error { return d.ChownTree("t", -1, os.Getgid(), o) },
+		"ChmodTree": func(o dirfd.WalkOption) error {
+			return d.ChmodTree("t", func(_ string, fi fs.FileInfo) fs.FileMode { return fi.Mode() }, o)
+		},
+	} {
+		var seen []int
+		if err := op(dirfd.TreeProgress(func(n int) { seen = append(seen, n) })); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(seen) != objects || seen[0] != 1 || seen[len(seen)-1] != objects {
+			t.Errorf("%s: progress %v, want 1 to %d", name, seen, objects)
+		}
+	}
+}

@@ -88,13 +88,18 @@ func (d *Dir) changeTree(op, name string, opts []WalkOption, want func(string, *
 		}
 	}
 	c := treeChanger{d: d, rule: !hardlinksProtected(), want: want, change: change}
-	err := d.walkTree(name, walkOptions(opts), func(p string, e *Entry, err error) error {
+	cfg := walkOptions(opts)
+	objects := 0
+	err := d.walkTree(name, cfg, func(p string, e *Entry, err error) error {
 		if err != nil {
 			record(err)
 			return nil
 		}
 		if err := c.apply(p, e); err != nil {
 			record(&fs.PathError{Op: op, Path: p, Err: err})
+		}
+		if objects++; cfg.progress != nil {
+			cfg.progress(objects)
 		}
 		return nil
 	})

@@ -15,6 +15,7 @@ type WalkOption func(*walkConfig)
 
 type walkConfig struct {
 	crossMounts bool
+	progress    func(objects int)
 }
 
 // CrossMounts lets a walk enter directories on other mounts (another
@@ -23,6 +24,14 @@ type walkConfig struct {
 // not visited, as find -xdev and du -x do. A Dir opened with NoXDev never
 // crosses a mount, CrossMounts or not.
 func CrossMounts() WalkOption { return func(c *walkConfig) { c.crossMounts = true } }
+
+// TreeProgress has ChownTree and ChmodTree call fn after each object they
+// have examined (changed or not), with the count so far, for a display of
+// a long job; fn runs on the walking goroutine, and a slow fn slows the
+// walk. WalkDir ignores it: its function sees every entry already.
+func TreeProgress(fn func(objects int)) WalkOption {
+	return func(c *walkConfig) { c.progress = fn }
+}
 
 func walkOptions(opts []WalkOption) walkConfig {
 	var c walkConfig

@@ -37,9 +37,8 @@ func runChmod(e *env, args []string) error {
 		},
 		tree: func(d *dirfd.Dir, name string) error {
 			return d.ChmodTree(name, func(_ string, info fs.FileInfo) fs.FileMode {
-				p.add(0)
 				return fileMode(newMode(info))
-			})
+			}, dirfd.TreeProgress(p.objectsDone))
 		},
 	}
 	err = c.run(s, paths)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/racefree/racefree/dirfd"
 	"github.com/racefree/racefree/extract"
@@ -222,19 +221,7 @@ type extractBar struct {
 }
 
 func newExtractBar(stderr io.Writer, size int64) *extractBar {
-	b := &extractBar{start: time.Now()}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		b.bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("extracting"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSpinnerType(14),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	return b
+	return &extractBar{start: time.Now(), bar: terminalBar(stderr, "extracting", size, progressbar.OptionShowBytes(true))}
 }
 
 // entry updates the description with the counts so far.

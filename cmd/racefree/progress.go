@@ -15,8 +15,8 @@ import (
 // it is for people, and must not end up in logs or pipes, where the
 // commands print nothing on success.
 //
-// A job calls add once per object it has handled (or update with running
-// totals) and done once at the end. Nothing it shows holds a name from the tree, so nothing in the tree
+// A job reports running totals (update, or objectsDone) and calls done
+// once at the end. Nothing it shows holds a name from the tree, so nothing in the tree
 // can write to the terminal through it.
 type progress struct {
 	bar     *progressbar.ProgressBar // nil: not a terminal, nothing is shown
@@ -33,30 +33,36 @@ type progress struct {
 // objects.
 func newProgress(stderr io.Writer, what string, bytes bool) *progress {
 	p := &progress{w: stderr, what: what, bytes: bytes, start: time.Now()}
-	f, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return p
-	}
-	opts := []progressbar.Option{
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionSetWidth(10),
-		progressbar.OptionThrottle(100 * time.Millisecond),
-		progressbar.OptionSpinnerType(14),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionShowCount(),
-	}
+	opts := []progressbar.Option{progressbar.OptionSetWidth(10)}
 	if bytes {
 		opts = append(opts, progressbar.OptionShowBytes(true))
 	} else {
 		opts = append(opts, progressbar.OptionSetItsString("objects"), progressbar.OptionShowIts())
 	}
-	p.bar = progressbar.NewOptions64(-1, opts...)
+	p.bar = terminalBar(stderr, what, -1, opts...)
 	return p
 }
 
-// add counts one object holding n bytes (0 for jobs that move no data).
-func (p *progress) add(n int64) { p.update(p.objects+1, p.size+n) }
+// terminalBar is a progress bar on stderr counting up to total (-1: not
+// known, a spinner), or nil when stderr is not a terminal.
+func terminalBar(stderr io.Writer, what string, total int64, opts ...progressbar.Option) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(total, append([]progressbar.Option{
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionShowCount(),
+	}, opts...)...)
+}
+
+// objectsDone sets the objects handled so far, for jobs that move no data
+// (dirfd.TreeProgress).
+func (p *progress) objectsDone(objects int) { p.update(int64(objects), 0) }
 
 // update sets the objects and bytes handled so far, for jobs that report
 // running totals (dirfd.CopyProgress, extract.Progress).
