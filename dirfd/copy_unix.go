@@ -181,6 +181,9 @@ func (c *copier) visit(p string, e *Entry, err error) error {
 
 func (c *copier) copySymlink(p string, e *Entry, dir int, name, rel string) error {
 	target, err := readlinkat(e.lv.fd(), e.at)
+	if errors.Is(err, unix.EINVAL) {
+		err = fmt.Errorf("%w: no longer a symlink when read", ErrChanged)
+	}
 	if err != nil {
 		return c.fail(p, rel, "readlinkat", err)
 	}

@@ -149,7 +149,13 @@ func (c *treeChanger) apply(p string, e *Entry) error {
 		if !c.want(p, &e.st) {
 			return nil
 		}
-		return ignoreGone(c.change(pinnedObject{dir: e.lv.fd(), name: e.at, byName: true}))
+		err := c.change(pinnedObject{dir: e.lv.fd(), name: e.at, byName: true})
+		if errors.Is(err, unix.EOPNOTSUPP) && e.st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			// A mode change by name refused for a symlink: one was put
+			// at the name since it was looked at, and was not followed.
+			return fmt.Errorf("%w: swapped for a symlink while being changed", ErrChanged)
+		}
+		return ignoreGone(err)
 	}
 	fd, err := openat(e.lv.fd(), e.at, c.d.pinFlags(), 0)
 	if err != nil {

@@ -33,3 +33,31 @@ func TestTreeSwapCatchesEachNaiveJob(t *testing.T) {
 		})
 	}
 }
+
+// TestTreeSwapFileRoundsCatchNaiveJobs: with the attacker aiming only at
+// the files (a file exchanged with a symlink to the sentinel while the
+// job runs), the naive jobs that follow a final symlink (chmod(2), a copy
+// that opens by path) are caught, and racefree's never are, nor its chown
+// (by name, AT_SYMLINK_NOFOLLOW) or walk.
+func TestTreeSwapFileRoundsCatchNaiveJobs(t *testing.T) {
+	savedJobs, savedRounds := treeJobs, treeRounds
+	defer func() { treeJobs, treeRounds = savedJobs, savedRounds }()
+	treeRounds = []string{"files"}
+	for _, job := range savedJobs {
+		t.Run(job, func(t *testing.T) {
+			treeJobs = []string{job}
+			if job == "chmod" || job == "copy" {
+				naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(Options{Duration: 2 * time.Second}, true))
+				if naive.Escapes == 0 {
+					t.Errorf("the naive %s was never caught by the file swaps: %v", job, naive)
+				}
+				t.Log(naive)
+			}
+			ours := runTreeSwap(t, t.TempDir(), Racefree, newBudget(Options{Duration: 300 * time.Millisecond}, false))
+			if ours.Escapes != 0 || ours.Moves == 0 {
+				t.Errorf("racefree %s: %v", job, ours)
+			}
+			t.Log(ours)
+		})
+	}
+}

@@ -21,7 +21,14 @@ import (
 // symlink to the sentinel, s, at the moment the job opens d to list it
 // (the cleaner's striker): a job that then acts on the names it listed by
 // paths through tree/d follows the symlink and changes, or reads, the
-// sentinel's files, which have the same names as d's.
+// sentinel's files, which have the same names as d's. Every other cycle of
+// jobs, the attacker aims at the files instead: it exchanges tree/d/f with
+// a symlink to the sentinel's f, over and over, while the job runs, so a
+// job that changes or reads a file it listed by a name that follows a
+// final symlink (chmod(2), open(2) without O_NOFOLLOW) reaches the
+// sentinel. (Hard links to the sentinel are left out: only a user who may
+// write the sentinel can make one where fs.protected_hardlinks is on, and
+// where it is off the tree jobs refuse hard-linked files; see ChownTree.)
 //
 // The victim cycles through four jobs, one per operation, each on a tree
 // rebuilt with nothing moving: chown (to group 4242 as root; unprivileged,
@@ -38,6 +45,10 @@ func init() {
 
 // treeJobs are the victim's jobs, in the order it cycles through them.
 var treeJobs = []string{"chown", "chmod", "copy", "walk"}
+
+// treeRounds are what the attacker aims at in successive cycles of jobs:
+// the directory tree/d, or the files in it (see strikeScene.swapRound).
+var treeRounds = []string{"directory", "files"}
 
 // treeVictim does one job on root/tree; copies go to root/copy. A walk
 // reports what it met to seen.
@@ -140,7 +151,11 @@ func runTreeSwap(t *testing.T, dir string, side Side, b *budget) Result {
 		job := treeJobs[int(r.Ops)%len(treeJobs)]
 		r.Ops++
 		var harm string
-		err := sc.round(t, r.Ops-1, func() error {
+		round := sc.round
+		if treeRounds[(r.Ops-1)/int64(len(treeJobs))%int64(len(treeRounds))] == "files" {
+			round = sc.swapRound
+		}
+		err := round(t, r.Ops-1, func() error {
 			return victim(job, func(fi fs.FileInfo) {
 				if rel, ok := sc.s.holds(fi); ok && harm == "" {
 					harm = "walk met outside/" + rel

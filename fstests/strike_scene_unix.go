@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,6 +68,40 @@ func (sc *strikeScene) round(t *testing.T, n int64, victim func() error) error {
 	round := sc.st.arm(t, sc.root, "tree/d", "s")
 	err := victim()
 	if sc.st.halt(round) {
+		sc.strikes++
+	}
+	return err
+}
+
+// swapRound is round with the attacker aiming at the files instead: tree/d
+// also holds lf, a symlink to the sentinel's f (by an absolute name in
+// even rounds, a relative one in odd rounds), and the attacker exchanges
+// tree/d/f and lf over and over while victim runs. A job that lists f as a
+// file and then opens, reads or changes it by a name that follows a final
+// symlink reaches the sentinel.
+func (sc *strikeScene) swapRound(t *testing.T, n int64, victim func() error) error {
+	t.Helper()
+	target := filepath.Join(sc.s.dir, "f")
+	if n%2 == 1 {
+		target = "../../../outside/f"
+	}
+	err := buildCleanerTree(sc.rfd, "tree", sc.s.dir)
+	if err == nil {
+		err = eintr.Retry(func() error { return unix.Symlinkat(target, sc.rfd, "tree/d/lf") })
+	}
+	if err != nil {
+		if outOfSpace(err) {
+			return err
+		}
+		t.Fatalf("fstests: %v", err)
+	}
+	sw := startSwapper(filepath.Join(sc.root, "tree", "d"), "f", "lf")
+	for sw.swaps.Load()+sw.fails.Load() == 0 {
+		runtime.Gosched()
+	}
+	err = victim()
+	sw.halt()
+	if sw.swaps.Load() > 0 {
 		sc.strikes++
 	}
 	return err

@@ -357,6 +357,45 @@ var mutants = []mutant{
 		Repl: "return true",
 		Pkg:  "./dirfd", Run: "^TestRemoveIfSameOnFullFilesystem$",
 	},
+	{
+		Name: "S7: copies keep set-ID bits without the owner",
+		File: "dirfd/copy_unix.go",
+		Orig: "if !keptOwner {",
+		Repl: "if false {",
+		Pkg:  "./dirfd", Run: "^TestCopyTreeKeepsSetIDBitsOnlyWithTheOwner$",
+		Root: true,
+	},
+	{
+		Name: "S7: extraction keeps set-ID bits without SetID and the owner",
+		File: "extract/extractor.go",
+		Orig: "if !x.cfg.setID || !owned {",
+		Repl: "if false {",
+		Pkg:  "./extract", Run: "^TestBreakoutCorpus$/^(tar|zip)$/^setuid",
+	},
+
+	// G1 for the tree operations (issue 13).
+	{
+		Name: "tree: chown by name follows a symlink",
+		File: "dirfd/treeops_unix.go",
+		Orig: "unix.Fchownat(o.dir, o.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)",
+		Repl: "unix.Fchownat(o.dir, o.name, uid, gid, 0)",
+		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^tree-swap$", Env: here,
+	},
+	{
+		Name: "tree: a hard-linked file changed where hard links are unrestricted",
+		File: "dirfd/treeops_unix.go",
+		Orig: "case e.st.Mode&unix.S_IFMT == unix.S_IFREG && e.st.Nlink > 1:",
+		Repl: "case e.st.Mode&unix.S_IFMT == unix.S_IFREG && e.st.Nlink > 1 && false:",
+		Pkg:  "./dirfd", Run: "^TestTreeOpsLeaveHardLinkedFilesAloneWithoutProtectedHardlinks$",
+		Root: true,
+	},
+	{
+		Name: "tree: CopyTree opens a source file without O_NOFOLLOW",
+		File: "dirfd/copy_unix.go",
+		Orig: "unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY",
+		Repl: "unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY",
+		Pkg:  "./fstests", Run: "^TestHere$/^attacks$/^tree-swap$", Env: here,
+	},
 
 	// G6: the capability probe, per family of features, in both
 	// directions (a feature hidden, a feature claimed).
