@@ -25,9 +25,11 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/racefree/racefree/fallback"
+	"github.com/racefree/racefree/internal/mountid"
 )
 
 // ErrEscape is matched (errors.Is) by every error caused by a name that
@@ -103,6 +105,23 @@ type Dir struct {
 	// wrote into, kept until Close (DESIGN.md S3; see fallback.Stages).
 	stages  *stageCache
 	cleanup runtime.Cleanup
+	// mount is the directory's mount, looked up once when first needed
+	// (an open directory never changes mounts).
+	mount struct {
+		once sync.Once
+		id   mountid.ID
+		err  error
+	}
+}
+
+// mountOf is the mount of fd: d's own, looked up once, or any other
+// directory's, looked up now.
+func (d *Dir) mountOf(fd int) (mountid.ID, error) {
+	if fd != d.ref.fd {
+		return mountid.Of(fd)
+	}
+	d.mount.once.Do(func() { d.mount.id, d.mount.err = mountid.Of(fd) })
+	return d.mount.id, d.mount.err
 }
 
 // Name returns the name given to Open, or the name of the file given to

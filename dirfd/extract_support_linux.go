@@ -27,13 +27,9 @@ var tmpfileProbed sync.Map // mountid.ID -> bool
 // one. A probe that cannot run (no write permission in parent) counts as
 // no confirmation: the staged route needs that permission too, and will
 // say why it fails.
-func unnamedRoute(parent int) bool {
-	if !capability.HasAt(parent, capability.OTmpfile) ||
+func unnamedRoute(parent int, id mountid.ID, err error) bool {
+	if err != nil || !capability.HasAt(parent, capability.OTmpfile) ||
 		!(capability.Has(capability.LinkEmptyPath) || capability.Has(capability.LinkProcFd)) {
-		return false
-	}
-	id, err := mountid.Of(parent)
-	if err != nil {
 		return false
 	}
 	if ok, done := tmpfileProbed.Load(id); done {

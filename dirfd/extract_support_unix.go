@@ -54,7 +54,7 @@ func (d *Dir) ReplaceFile(name string, perm fs.FileMode, fill func(f *os.File) e
 			if last == "." || strings.HasSuffix(last, "/") {
 				return unix.EISDIR
 			}
-			if unnamedRoute(parent) {
+			if id, err := d.mountOf(parent); unnamedRoute(parent, id, err) {
 				return replaceUnnamed(d.stages, parent, last, fileinfo.Perm(perm), d.join(name), fill)
 			}
 			return replaceStaged(d.stages, parent, last, fileinfo.Perm(perm), name, d.join(name), fill)
