@@ -96,7 +96,7 @@ func boundTargets(row func(target, at, measured string, met bool, verdict string
 				}
 				verdict := ""
 				if !math.IsNaN(x) && x > t.bound && mannWhitney(rv, av) > 0.05 {
-					verdict = "**no**, within noise"
+					verdict = "**within noise**"
 				}
 				row(target, where, measured, !math.IsNaN(x) && x <= t.bound, verdict)
 			}

@@ -204,6 +204,7 @@ var runtimeSyscalls = map[string]bool{
 	"mprotect": true, "rt_sigprocmask": true, "rt_sigaction": true,
 	"sigaltstack": true, "epoll_pwait": true, "epoll_wait": true,
 	"sched_getaffinity": true, "getrandom": true,
+	"rseq": true, "set_robust_list": true, // a new thread's set-up
 }
 
 // straceCounts parses strace -c output: syscall name -> calls.

@@ -29,7 +29,7 @@ func writeResults(w *bytes.Buffer, r *run, meta string, plots []plotFile, rel fu
 	p("- `CPU` is the user+system CPU time per operation of the process (and of the `cp` it waits\n")
 	p("  for), over the timed stretches only. Waiting for a CPU while other work shares the machine\n")
 	p("  (see the load average above) inflates wall time and its spread, not CPU time, so operations\n")
-	p("  are compared on CPU time. The exceptions are WriteFile and Install: they wait for the disk\n")
+	p("  are compared on CPU time. The exceptions are WriteFile, Install and Extract: they wait for the disk\n")
 	p("  (fsync, syncfs) and the kernel threads that flush are not charged to the process, so they are\n")
 	p("  compared on wall time. `±` is half the range of the samples around the median.\n")
 	p("- A ratio is the implementation's time divided by racefree's: `5.0×` takes five times as long\n")
@@ -169,7 +169,7 @@ func targets(w *bytes.Buffer, r *run) (n int, missed []string) {
 			verdict = "**no**"
 			missed = append(missed, target+" ("+at+": "+measured+")")
 		case !met:
-			missed = append(missed, target+" ("+at+": "+measured+", "+strings.Trim(verdict, "*")+")")
+			missed = append(missed, target+" ("+at+": "+measured+", "+strings.ReplaceAll(verdict, "**", "")+")")
 		case verdict == "":
 			verdict = "yes"
 		}
