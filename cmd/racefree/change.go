@@ -67,34 +67,45 @@ type change struct {
 	recursive bool
 	// one changes the object h pins, whose lstat information is fi.
 	one func(h *opath.Handle, fi fs.FileInfo) error
-	// tree changes name in d and everything below it.
-	tree func(d *dirfd.Dir, name string) error
+	// tree changes name in d and everything below it, reporting to
+	// progress (dirfd.TreeProgress).
+	tree func(d *dirfd.Dir, name string, progress dirfd.WalkOption) error
+	// doing and done describe a recursive change on a terminal, while
+	// it runs and at its end: "changing owners", "changed owners".
+	doing, done string
 }
 
 // run changes every operand, going on past one that fails as coreutils
 // does, and returns errReported if any failed.
 func (c *change) run(s *scope, operands []string) error {
+	p := newProgress(c.e.stderr, c.doing, false)
 	failed := false
 	for _, arg := range operands {
-		if err := c.operand(s, arg); err != nil {
+		if err := c.operand(s, arg, p); err != nil {
 			c.e.report(err)
 			failed = true
 		}
 	}
 	if failed {
+		p.done("")
 		return errReported
+	}
+	if c.recursive {
+		p.done(c.done)
+	} else {
+		p.done("")
 	}
 	return nil
 }
 
-func (c *change) operand(s *scope, arg string) error {
+func (c *change) operand(s *scope, arg string, p *progress) error {
 	d, name, err := s.object(arg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	if c.recursive {
-		return c.treeError(arg, name, c.tree(d, name))
+		return c.treeError(arg, name, c.tree(d, name, dirfd.TreeProgress(p.objectsDone)))
 	}
 	h, err := d.OpenHandle(name)
 	if err != nil {

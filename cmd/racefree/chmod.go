@@ -23,9 +23,8 @@ func runChmod(e *env, args []string) error {
 	newMode := func(info fs.FileInfo) uint32 {
 		return spec.apply(permBits(info.Mode()), info.IsDir(), umask)
 	}
-	p := newProgress(e.stderr, "changing modes", false)
 	c := &change{
-		e: e, verb: "change the mode of", recursive: recursive,
+		e: e, verb: "change the mode of", recursive: recursive, doing: "changing modes", done: "changed modes",
 		one: func(h *opath.Handle, fi fs.FileInfo) error {
 			if fi.Mode()&fs.ModeSymlink != 0 {
 				return errSymlinkMode
@@ -35,19 +34,13 @@ func runChmod(e *env, args []string) error {
 			}
 			return nil
 		},
-		tree: func(d *dirfd.Dir, name string) error {
+		tree: func(d *dirfd.Dir, name string, progress dirfd.WalkOption) error {
 			return d.ChmodTree(name, func(_ string, info fs.FileInfo) fs.FileMode {
 				return fileMode(newMode(info))
-			}, dirfd.TreeProgress(p.objectsDone))
+			}, progress)
 		},
 	}
-	err = c.run(s, paths)
-	if err == nil && recursive {
-		p.done("changed modes")
-	} else {
-		p.done("")
-	}
-	return err
+	return c.run(s, paths)
 }
 
 // errSymlinkMode refuses to chmod a symlink operand: the system keeps no

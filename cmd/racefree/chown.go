@@ -17,20 +17,13 @@ func runChown(e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	p := newProgress(e.stderr, "changing owners", false)
 	c := &change{
-		e: e, verb: "change the owner of", recursive: recursive,
+		e: e, verb: "change the owner of", recursive: recursive, doing: "changing owners", done: "changed owners",
 		// A symlink's own owner, as chown -h: racefree follows none.
 		one: func(h *opath.Handle, _ fs.FileInfo) error { return h.Chown(uid, gid) },
-		tree: func(d *dirfd.Dir, name string) error {
-			return d.ChownTree(name, uid, gid, dirfd.TreeProgress(p.objectsDone))
+		tree: func(d *dirfd.Dir, name string, progress dirfd.WalkOption) error {
+			return d.ChownTree(name, uid, gid, progress)
 		},
 	}
-	err = c.run(s, paths)
-	if err == nil && recursive {
-		p.done("changed owners")
-	} else {
-		p.done("")
-	}
-	return err
+	return c.run(s, paths)
 }
