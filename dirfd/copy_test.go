@@ -256,3 +256,75 @@ func TestCopyTreeLinkUnchanged(t *testing.T) {
 		t.Errorf("changed holds %q", data)
 	}
 }
+
+// TestCopyTreeLinksSecondNamesOnlyToItsOwnCopy: the second name of a file
+// with two links is linked to the copy CopyTree made of the first, never
+// to whatever the copy's top name leads to by then. Someone who may rename
+// in the destination's parent swaps the top, between the two names, for a
+// symlink to another directory there, or for that directory itself;
+// before, linkat was then handed that directory's file (as root, whatever
+// fs.protected_hardlinks says), and a later ChownTree of the copy gave
+// that file away.
+func TestCopyTreeLinksSecondNamesOnlyToItsOwnCopy(t *testing.T) {
+	for _, swap := range []string{"symlink", "directory"} {
+		t.Run(swap, func(t *testing.T) {
+			base := t.TempDir()
+			buildTree(t, base, `
+				dir spool
+				dir spool/bob
+				file spool/bob/key bob's private key
+				dir src
+				file src/key harmless
+				dir src/z
+				link src/z/b src/key
+			`)
+			spool := filepath.Join(base, "spool")
+			dst, err := dirfd.Open(spool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dst.Close()
+			src, err := dirfd.Open(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			swapped := false
+			strike := dirfd.CopyProgress(func(files int, _ int64) {
+				if files != 1 || swapped {
+					return
+				}
+				swapped = true // after key, before z/b
+				if err := os.Rename(filepath.Join(spool, "new"), filepath.Join(spool, "new.real")); err != nil {
+					t.Error(err)
+				}
+				if swap == "symlink" {
+					err = os.Symlink("bob", filepath.Join(spool, "new"))
+				} else {
+					err = os.Rename(filepath.Join(spool, "bob"), filepath.Join(spool, "new"))
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			})
+			err = dirfd.CopyTree(dst, "new", src, "src", strike)
+			if !swapped {
+				t.Fatal("the copy never reported its first file")
+			}
+			if err == nil {
+				t.Error("CopyTree went on after its top was replaced")
+			}
+			key := filepath.Join(spool, "bob", "key")
+			if swap == "directory" {
+				key = filepath.Join(spool, "new", "key")
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(key, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Nlink != 1 {
+				t.Errorf("bob's key has %d links after the copy (%v): the copy linked it", st.Nlink, err)
+			}
+		})
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racefree/racefree/internal/dirstack"
 	"github.com/racefree/racefree/internal/eintr"
+	"github.com/racefree/racefree/linkat"
 )
 
 // errCopyIntoItself refuses a copy whose destination is inside its source:
@@ -53,7 +55,7 @@ var errSpecial = errors.New("is a FIFO, socket or device node, which is copied o
 // place; compose it with Install for all or nothing. Extended attributes
 // and ACLs are not copied.
 func CopyTree(dst *Dir, dstName string, src *Dir, srcName string, opts ...CopyOption) error {
-	c := &copier{src: src, dst: dst, root: os.Geteuid() == 0, links: map[fileKey]string{}, prevFd: -1}
+	c := &copier{src: src, dst: dst, root: os.Geteuid() == 0, links: map[fileKey]firstCopy{}, prevFd: -1}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
@@ -72,6 +74,13 @@ func CopyTree(dst *Dir, dstName string, src *Dir, srcName string, opts ...CopyOp
 // names to its first copy.
 type fileKey struct{ dev, ino uint64 }
 
+// firstCopy is the copy made of a source file's first name: where it is,
+// relative to the top, and what it is.
+type firstCopy struct {
+	rel string
+	id  fileKey
+}
+
 type copier struct {
 	cfg      copyConfig
 	src, dst *Dir
@@ -84,7 +93,7 @@ type copier struct {
 	dtop    string          // the destination's top, in dparent
 	dstName string
 	topID   dirstack.ID // the destination's top directory
-	links   map[fileKey]string
+	links   map[fileKey]firstCopy
 	prevFd  int // prev's directory at the current level: -1 not open yet, -2 none
 	noClone bool
 	noRange bool
@@ -282,6 +291,10 @@ func (c *copier) copyFile(p string, e *Entry, dir int, name, rel string) error {
 	if err == nil {
 		err = c.setOwnerMode(out, st)
 	}
+	var copied unix.Stat_t
+	if err == nil && st.Nlink > 1 {
+		err = eintr.Retry(func() error { return unix.Fstat(out, &copied) })
+	}
 	if cerr := closeFd(out); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -289,7 +302,7 @@ func (c *copier) copyFile(p string, e *Entry, dir int, name, rel string) error {
 		return c.fail(p, rel, "copy", err)
 	}
 	if st.Nlink > 1 {
-		c.links[key] = rel
+		c.links[key] = firstCopy{rel: rel, id: fileKey{uint64(copied.Dev), uint64(copied.Ino)}}
 	}
 	c.bytes += n
 	return c.setTimes(p, rel, dir, name, st)
@@ -316,19 +329,74 @@ func (c *copier) setOwnerMode(fd int, st *unix.Stat_t) error {
 }
 
 // linkFirst links name to the copy already made of another name of the
-// same source file.
-func (c *copier) linkFirst(p, rel, first string, dir int, name string) error {
-	fdir, flast := splitLast(path.Join(c.dstName, first))
-	ofd, err := c.dst.open(fdir, c.dst.dirOpenFlags(), 0)
+// same source file: the object found at first's place is checked to be
+// that copy, and linked by its descriptor where the system can, so the
+// object checked is the object linked.
+func (c *copier) linkFirst(p, rel string, first firstCopy, dir int, name string) error {
+	ofd, flast, err := c.copiedDir(first.rel)
 	if err != nil {
 		return c.fail(p, rel, "openat", err)
 	}
 	defer closeFd(ofd)
-	if err := eintr.Retry(func() error { return unix.Linkat(ofd, flast, dir, name, 0) }); err != nil {
+	hfd, err := openat(ofd, flast, c.dst.openHandleFlags(), 0)
+	if err != nil {
+		return c.fail(p, rel, "openat", err)
+	}
+	defer closeFd(hfd)
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(hfd, &st) }); err != nil {
+		return c.fail(p, rel, "fstat", err)
+	}
+	if (fileKey{uint64(st.Dev), uint64(st.Ino)}) != first.id {
+		return c.fail(p, rel, "linkat", fmt.Errorf("%w: the copy of %s was replaced", ErrChanged, first.rel))
+	}
+	err = linkat.LinkFd(hfd, dir, name)
+	if errors.Is(err, errors.ErrUnsupported) {
+		// No way to name a descriptor here: by name, in a directory of
+		// the copy, just checked.
+		err = eintr.Retry(func() error { return unix.Linkat(ofd, flast, dir, name, 0) })
+	}
+	if err != nil {
 		return c.fail(p, rel, "linkat", err)
 	}
 	c.count(0)
 	return nil
+}
+
+// copiedDir opens the directory of the copy at rel (relative to the top)
+// and returns it with rel's last component. It starts from the top the
+// copy made, opened without following and checked by identity, and goes
+// down one component at a time without following: the top is private to
+// us until leave, so nothing below it can have moved, but its own name is
+// in a directory others may write, and a symlink put there must not lead
+// linkat to an object of someone else's (root is not held back by
+// fs.protected_hardlinks).
+func (c *copier) copiedDir(rel string) (fd int, last string, err error) {
+	fd, err = openat(c.dparent, c.dtop, dirstack.DirFlags, 0)
+	if err != nil {
+		return -1, "", err
+	}
+	id, err := dirstack.Identify(fd)
+	if err == nil && (id.Dev != c.topID.Dev || id.Ino != c.topID.Ino) {
+		err = fmt.Errorf("%w: the copy's top directory was replaced", ErrChanged)
+	}
+	parts := strings.Split(rel, "/")
+	for _, part := range parts[:len(parts)-1] {
+		if err != nil {
+			break
+		}
+		var next int
+		next, err = openat(fd, part, dirstack.DirFlags, 0)
+		closeFd(fd)
+		fd = next
+	}
+	if err != nil {
+		if fd >= 0 {
+			closeFd(fd)
+		}
+		return -1, "", err
+	}
+	return fd, parts[len(parts)-1], nil
 }
 
 // linkUnchanged links name from prev (LinkUnchanged) when prev's file at

@@ -47,8 +47,14 @@ func TestTreeSwapFileRoundsCatchNaiveJobs(t *testing.T) {
 		t.Run(job, func(t *testing.T) {
 			treeJobs = []string{job}
 			if job == "chmod" || job == "copy" {
-				naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(Options{Duration: 2 * time.Second}, true))
-				if naive.Escapes == 0 {
+				// The naive side stops when caught; the budget is for a
+				// loaded machine, where the swapper runs seldom.
+				naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(Options{Duration: 10 * time.Second}, true))
+				switch {
+				case naive.Escapes > 0:
+				case testing.Short():
+					t.Skipf("the naive %s was never caught in the reduced run: %v", job, naive)
+				default:
 					t.Errorf("the naive %s was never caught by the file swaps: %v", job, naive)
 				}
 				t.Log(naive)

@@ -74,20 +74,24 @@ func (sc *strikeScene) round(t *testing.T, n int64, victim func() error) error {
 }
 
 // swapRound is round with the attacker aiming at the files instead: tree/d
-// also holds lf, a symlink to the sentinel's f (by an absolute name in
-// even rounds, a relative one in odd rounds), and the attacker exchanges
-// tree/d/f and lf over and over while victim runs. A job that lists f as a
-// file and then opens, reads or changes it by a name that follows a final
-// symlink reaches the sentinel.
+// also holds lf and ls, symlinks to the sentinel's f and secret (by
+// absolute names in even rounds, relative ones in odd rounds), and the
+// attacker exchanges tree/d/f with lf and tree/d/secret with ls, over and
+// over, while victim runs. A job that lists f or secret as a file and then
+// opens, reads or changes it by a name that follows a final symlink
+// reaches the sentinel.
 func (sc *strikeScene) swapRound(t *testing.T, n int64, victim func() error) error {
 	t.Helper()
-	target := filepath.Join(sc.s.dir, "f")
-	if n%2 == 1 {
-		target = "../../../outside/f"
-	}
+	pairs := [][2]string{{"f", "lf"}, {"secret", "ls"}}
 	err := buildCleanerTree(sc.rfd, "tree", sc.s.dir)
-	if err == nil {
-		err = eintr.Retry(func() error { return unix.Symlinkat(target, sc.rfd, "tree/d/lf") })
+	for _, pair := range pairs {
+		target := filepath.Join(sc.s.dir, pair[0])
+		if n%2 == 1 {
+			target = "../../../outside/" + pair[0]
+		}
+		if err == nil {
+			err = eintr.Retry(func() error { return unix.Symlinkat(target, sc.rfd, "tree/d/"+pair[1]) })
+		}
 	}
 	if err != nil {
 		if outOfSpace(err) {
@@ -95,13 +99,21 @@ func (sc *strikeScene) swapRound(t *testing.T, n int64, victim func() error) err
 		}
 		t.Fatalf("fstests: %v", err)
 	}
-	sw := startSwapper(filepath.Join(sc.root, "tree", "d"), "f", "lf")
-	for sw.swaps.Load()+sw.fails.Load() == 0 {
-		runtime.Gosched()
+	var sws []*swapper
+	for _, pair := range pairs {
+		sw := startSwapper(filepath.Join(sc.root, "tree", "d"), pair[0], pair[1])
+		for sw.swaps.Load()+sw.fails.Load() == 0 {
+			runtime.Gosched()
+		}
+		sws = append(sws, sw)
 	}
 	err = victim()
-	sw.halt()
-	if sw.swaps.Load() > 0 {
+	struck := false
+	for _, sw := range sws {
+		sw.halt()
+		struck = struck || sw.swaps.Load() > 0
+	}
+	if struck {
 		sc.strikes++
 	}
 	return err

@@ -390,6 +390,40 @@ var mutants = []mutant{
 		Root: true,
 	},
 	{
+		Name: "tree: CopyTree links a second name by a path looked up again from dst",
+		File: "dirfd/copy_unix.go",
+		Orig: `
+			ofd, flast, err := c.copiedDir(first.rel)
+			if err != nil {
+				return c.fail(p, rel, "openat", err)
+			}
+			defer closeFd(ofd)
+			hfd, err := openat(ofd, flast, c.dst.openHandleFlags(), 0)
+			if err != nil {
+				return c.fail(p, rel, "openat", err)
+			}
+			defer closeFd(hfd)
+			var st unix.Stat_t
+			if err := eintr.Retry(func() error { return unix.Fstat(hfd, &st) }); err != nil {
+				return c.fail(p, rel, "fstat", err)
+			}
+			if (fileKey{uint64(st.Dev), uint64(st.Ino)}) != first.id {`,
+		Repl: `
+			fdir, flast := splitLast(path.Join(c.dstName, first.rel))
+			ofd, err := c.dst.open(fdir, c.dst.dirOpenFlags(), 0)
+			if err != nil {
+				return c.fail(p, rel, "openat", err)
+			}
+			defer closeFd(ofd)
+			hfd, err := openat(ofd, flast, c.dst.openHandleFlags(), 0)
+			if err != nil {
+				return c.fail(p, rel, "openat", err)
+			}
+			defer closeFd(hfd)
+			if false {`,
+		Pkg: "./dirfd", Run: "^TestCopyTreeLinksSecondNamesOnlyToItsOwnCopy$",
+	},
+	{
 		Name: "tree: CopyTree opens a source file without O_NOFOLLOW",
 		File: "dirfd/copy_unix.go",
 		Orig: "unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY",
