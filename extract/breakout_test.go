@@ -152,6 +152,17 @@ func breakouts() []breakout {
 		{name: "count-bomb", opts: []extract.Option{extract.Limits(3, 0)},
 			members: []member{f("1", "1"), f("2", "2"), f("3", "3"), f("4", "4"), f("5", "5")},
 			wantErr: extract.ErrLimit, want: "1 file 0644 1 1\n2 file 0644 1 2\n3 file 0644 1 3"},
+		// The directories an entry's name makes on its way count: one
+		// entry a thousand levels deep is a thousand directories, and
+		// the limit stops their making at 4 objects with the entry.
+		{name: "deep-name-bomb", opts: []extract.Option{extract.Limits(4, 0)},
+			members: []member{f("a", "a"), f(strings.Repeat("d/", 1000)+"f", "f")},
+			wantErr: extract.ErrLimit, want: "a file 0644 1 a\nd dir 0755\nd/d dir 0755"},
+		{name: "deep-name-within-the-limit", opts: []extract.Option{extract.Limits(4, 0)},
+			members: []member{f("d/e/f", "f")},
+			want:    "d dir 0755\nd/e dir 0755\nd/e/f file 0644 1 f"},
+		{name: "name-past-path-max", noNaive: true, members: []member{f(strings.Repeat("d/", 2048)+"f", "f")},
+			wantErr: syscall.ENAMETOOLONG},
 	}
 	return append(cases, duplicatePairs()...)
 }

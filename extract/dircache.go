@@ -35,6 +35,11 @@ type dirCache struct {
 	// transient is the last directory resolved through a symlink or "..",
 	// used for one entry and closed at the next lookup.
 	transient *dirfd.Dir
+	// reserve is asked before n missing directories are made, for
+	// Limits: an entry's missing parents count as entries.
+	reserve func(n int) error
+	// made counts the directories made that no directory entry named.
+	made int
 }
 
 // cacheSize bounds the descriptors held: enough for the directories an
@@ -59,7 +64,7 @@ func (c *dirCache) get(key string) (*dirfd.Dir, error) {
 			return nil, err
 		}
 		if c.isPlain(parentKey) {
-			d, err := child(pd, last)
+			d, err := c.child(pd, last)
 			if err != nil || d != nil {
 				if d != nil {
 					c.put(key, d)
@@ -73,7 +78,14 @@ func (c *dirCache) get(key string) (*dirfd.Dir, error) {
 	// containment, which refuses (Beneath) or clamps (InRoot) a way out.
 	d, err := c.root.OpenDir(key)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = c.root.MkdirAll(key, 0o755); err == nil {
+		// How many of its components are missing is not known here: each
+		// may be, and counts.
+		n := strings.Count(key, "/") + 1
+		if err = c.reserve(n); err == nil {
+			err = c.root.MkdirAll(key, 0o755)
+			c.made += n
+		}
+		if err == nil {
 			d, err = c.root.OpenDir(key)
 		}
 	}
@@ -96,8 +108,13 @@ func plain(key string) bool {
 
 // child opens the directory last in pd, making it if missing, or returns
 // nil, nil when last is a symlink, which the caller resolves from the top.
-func child(pd *dirfd.Dir, last string) (*dirfd.Dir, error) {
-	if err := pd.Mkdir(last, 0o755); errors.Is(err, fs.ErrExist) {
+func (c *dirCache) child(pd *dirfd.Dir, last string) (*dirfd.Dir, error) {
+	if err := c.reserve(1); err != nil {
+		return nil, err
+	}
+	if err := pd.Mkdir(last, 0o755); err == nil {
+		c.made++
+	} else if errors.Is(err, fs.ErrExist) {
 		fi, err := pd.Lstat(last)
 		switch {
 		case err != nil:

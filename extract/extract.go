@@ -121,8 +121,10 @@ func Xattrs() Option { return func(c *config) { c.xattrs = true } }
 func Whiteouts() Option { return func(c *config) { c.whiteouts = true } }
 
 // Limits stops an extraction with an error matching ErrLimit before the
-// entry that would make it hold more than files entries (of any kind) or
-// more than bytes bytes of file content; zero or less means no limit for
+// entry that would make it hold more than files entries (of any kind,
+// counting the missing parent directories an entry's name makes, so that
+// one entry a thousand levels deep is a thousand) or more than bytes bytes
+// of file content; zero or less means no limit for
 // that one. A file whose declared size would pass the limit is refused
 // before anything of it is written, and no file's content can run past its
 // declared size (the readers of both formats fail there), so nothing

@@ -51,6 +51,13 @@ func newExtractor(dst *dirfd.Dir, opts []Option) *extractor {
 	for _, o := range opts {
 		o(&x.cfg)
 	}
+	x.dirs.reserve = func(n int) error {
+		// n directories more, and the entry they are made for.
+		if x.cfg.maxFiles > 0 && x.entries()+n+1 > x.cfg.maxFiles {
+			return fmt.Errorf("%w: more than %d entries with the directories made for them", ErrLimit, x.cfg.maxFiles)
+		}
+		return nil
+	}
 	if x.cfg.whiteouts {
 		x.made = map[string]map[string]bool{}
 	}
@@ -91,10 +98,11 @@ func (x *extractor) apply(e *entry) error {
 	return err
 }
 
-// entries counts the entries applied so far, for Limits.
+// entries counts the entries applied so far, and the directories made
+// for them that the archive did not list, for Limits.
 func (x *extractor) entries() int {
 	s := x.stats
-	return s.Files + s.Dirs + s.Symlinks + s.Hardlinks + s.Nodes + s.Whiteouts + s.Skipped
+	return s.Files + s.Dirs + s.Symlinks + s.Hardlinks + s.Nodes + s.Whiteouts + s.Skipped + x.dirs.made
 }
 
 func (x *extractor) make(e *entry, name, dir, last string) error {

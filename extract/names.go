@@ -4,10 +4,17 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"syscall"
 )
 
 // errBadName is matched by the errors of names no entry may have.
 var errBadName = fmt.Errorf("invalid entry name: %w", fs.ErrInvalid)
+
+// maxName is the longest entry name (or hard link target) taken: PATH_MAX,
+// the most a path-based tool could hand the system for it. It also bounds
+// how deep one entry can reach, and so the directories one entry makes and
+// the work of finding them (thousands of levels cost that work squared).
+const maxName = 4096
 
 // localName makes an archive member name (or hard link target) relative to
 // dst, as tar does: every leading "/" and "./" is stripped, so "/etc/x",
@@ -18,6 +25,9 @@ var errBadName = fmt.Errorf("invalid entry name: %w", fs.ErrInvalid)
 func localName(name string) (string, error) {
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return "", errBadName
+	}
+	if len(name) > maxName {
+		return "", fmt.Errorf("%w: longer than %d bytes: %w", errBadName, maxName, syscall.ENAMETOOLONG)
 	}
 	for {
 		switch {
