@@ -22,6 +22,12 @@ import (
 // symlinks, hard links, and with Devices character and block devices and
 // FIFOs; anything else (GNU volume headers, multi-volume continuations,
 // unknown types) is skipped and counted in Stats.Skipped.
+//
+// A sparse file costs time in proportion to its declared size, holes
+// included: archive/tar hands out the holes as zeros and keeps the map to
+// itself, so each is read and found to be zeros (and then skipped, not
+// written). A few hundred bytes of archive can declare exabytes: give
+// untrusted archives Limits, whose byte count is the declared size.
 func Tar(dst *dirfd.Dir, r io.Reader, opts ...Option) (Stats, error) {
 	x := newExtractor(dst, opts)
 	stream, err := decompress(r)

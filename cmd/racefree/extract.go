@@ -28,6 +28,8 @@ func runExtract(e *env, args []string) error {
 	atomic := flags.Bool("atomic", false, "install DEST all at once: readers see the old tree or the whole new one, and a failure leaves the old one")
 	owners := flags.Bool("owners", false, "apply the archive's numeric owners and keep set-ID bits (root only); default: you own everything, set-ID bits are stripped")
 	whiteouts := flags.Bool("whiteouts", false, "OCI layer semantics: .wh.NAME removes NAME, .wh..wh..opq empties its directory")
+	maxFiles := flags.Int("max-files", 0, "stop before the archive makes more than `N` entries (with the directories made for them); 0: no limit")
+	maxBytes := flags.Int64("max-bytes", 0, "stop before the archive's files hold more than `N` bytes, as they declare them (a sparse file's whole size); 0: no limit")
 	root := addRootFlags(flags)
 	operands, err := parseFlags(flags, e, args)
 	if err != nil {
@@ -48,6 +50,12 @@ func runExtract(e *env, args []string) error {
 	}
 	if *whiteouts {
 		opts = append(opts, extract.Whiteouts())
+	}
+	if *maxFiles < 0 || *maxBytes < 0 {
+		return usagef("--max-files and --max-bytes take a count, 0 for no limit")
+	}
+	if *maxFiles > 0 || *maxBytes > 0 {
+		opts = append(opts, extract.Limits(*maxFiles, *maxBytes))
 	}
 
 	in, size, err := openArchive(e, archive)

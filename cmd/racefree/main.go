@@ -12,7 +12,7 @@
 //	racefree cp -a [--special] SRC DST | -a [--special] SRC... DIR
 //	racefree install [--verify CMD] [--keep-previous NAME] [--link-unchanged] SRC_DIR DEST
 //	racefree write [--mode M] DEST
-//	racefree extract [--atomic] [--root DIR | --in-root DIR] [--owners] [--whiteouts] ARCHIVE DEST
+//	racefree extract [--atomic] [--root DIR | --in-root DIR] [--owners] [--whiteouts] [--max-files N] [--max-bytes N] ARCHIVE DEST
 //	racefree resolve [--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH
 //	racefree demo [--seconds N]
 //
@@ -96,7 +96,7 @@ var commands = []command{
 	{"chmod", "[-R] MODE PATH...", "change the mode of each PATH (-R: and of everything below it) as chmod(1) does, symbolic modes and X included; symlinks are neither changed nor followed", runChmod},
 	{"cp", "-a [--special] SRC DST | -a [--special] SRC... DIR", "copy as cp -a does, reading the source only through descriptors; never replaces anything", runCp},
 	{"write", "[--mode M] DEST", "write standard input to DEST atomically and durably", runWrite},
-	{"extract", "[--atomic] [--root DIR | --in-root DIR] [--owners] [--whiteouts] ARCHIVE DEST", "unpack a tar or zip ARCHIVE (- for standard input) into DEST, never outside it", runExtract},
+	{"extract", "[--atomic] [--root DIR | --in-root DIR] [--owners] [--whiteouts] [--max-files N] [--max-bytes N] ARCHIVE DEST", "unpack a tar or zip ARCHIVE (- for standard input) into DEST, never outside it", runExtract},
 	{"resolve", "[--root DIR | --in-root DIR] [--mode beneath|in-root|no-symlinks] PATH", "show where PATH lands inside the root, or why it is refused", runResolve},
 	{"demo", "[--seconds N]", "run the symlink-exchange attack (CVE-2018-15664) live against a naive writer and against racefree", runDemo},
 }
