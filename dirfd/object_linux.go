@@ -3,6 +3,7 @@ package dirfd
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/racefree/racefree/capability"
 	"github.com/racefree/racefree/internal/eintr"
 	"github.com/racefree/racefree/opath"
 )
@@ -40,12 +41,30 @@ func (o object) at() (int, string, int) {
 // fchmod'ed; opath.Fchmod picks fchmodat2 or the hardened procfs route.
 // A named object was already followed if it was a symlink, and
 // AT_SYMLINK_NOFOLLOW keeps a symlink swapped in meanwhile from redirecting
-// the change.
+// the change. Only fchmodat2 (Linux 6.6) takes that flag: before it, the
+// name is pinned with O_PATH|O_NOFOLLOW and changed through its
+// descriptor, and a symlink pinned so is refused (EOPNOTSUPP), as
+// fchmodat2 refuses it.
 func (o object) chmod(mode uint32) error {
-	if o.name != "" {
+	if o.name == "" {
+		return opath.Fchmod(o.dir, mode)
+	}
+	if capability.Has(capability.Fchmodat2) {
 		return unix.Fchmodat(o.dir, o.name, mode, unix.AT_SYMLINK_NOFOLLOW)
 	}
-	return opath.Fchmod(o.dir, mode)
+	fd, err := openat(o.dir, o.name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer closeFd(fd)
+	var st unix.Stat_t
+	if err := eintr.Retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	return opath.Fchmod(fd, mode)
 }
 
 func (d *Dir) openHandleFlags() int { return unix.O_PATH | unix.O_NOFOLLOW }
