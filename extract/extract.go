@@ -102,9 +102,11 @@ func SetID() Option { return func(c *config) { c.setID = true } }
 func Devices() Option { return func(c *config) { c.devices = true } }
 
 // Xattrs applies the extended attributes that PAX records carry
-// ("SCHILY.xattr." records), security.capability included, to regular
-// files (before they get their name, so a file never appears without them)
-// and directories; by default they are ignored. Linux only: elsewhere an
+// ("SCHILY.xattr." records) to regular files (before they get their name,
+// so a file never appears without them) and directories; by default they
+// are ignored. A file capability (security.capability) confers privilege
+// as a set-user-ID bit does, and is kept only where set-ID bits are: with
+// SetID and Owners, on an object that got the archive's owner (S7). Linux only: elsewhere an
 // entry with extended attributes fails with an error wrapping
 // errors.ErrUnsupported.
 func Xattrs() Option { return func(c *config) { c.xattrs = true } }

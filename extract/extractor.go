@@ -258,10 +258,30 @@ func (x *extractor) fileMetadata(f *os.File, e *entry) error {
 		return err
 	}
 	if x.cfg.xattrs && len(e.xattrs) > 0 {
-		return setXattrs(f, e.xattrs)
+		return setXattrs(f, x.xattrs(e, owned))
 	}
 	return nil
 }
+
+// xattrs are the entry's extended attributes as extracted: a file
+// capability (security.capability) grants privilege to whoever runs the
+// file, as a set-user-ID bit does, and so rides along only where set-ID
+// bits would (S7).
+func (x *extractor) xattrs(e *entry, owned bool) map[string]string {
+	if _, ok := e.xattrs[fileCapability]; !ok || x.cfg.setID && owned {
+		return e.xattrs
+	}
+	kept := make(map[string]string, len(e.xattrs))
+	for k, v := range e.xattrs {
+		if k != fileCapability {
+			kept[k] = v
+		}
+	}
+	return kept
+}
+
+// fileCapability is the extended attribute holding a file's capabilities.
+const fileCapability = "security.capability"
 
 // chowns reports whether e gets the archive's owner and group.
 func (x *extractor) chowns(e *entry) bool { return x.cfg.owners && e.hasOwner }
@@ -493,7 +513,7 @@ func (x *extractor) applyDir(p pendingDir) error {
 		if err != nil {
 			return err
 		}
-		err = setXattrs(f, p.e.xattrs)
+		err = setXattrs(f, x.xattrs(p.e, owned))
 		f.Close()
 		if err != nil {
 			return err

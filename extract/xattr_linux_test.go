@@ -50,3 +50,44 @@ func TestXattrs(t *testing.T) {
 		}
 	}
 }
+
+// TestFileCapabilityRidesAlongOnlyWithSetID: a file capability grants
+// privilege to whoever runs the file, as a set-user-ID bit does (S7), so
+// Xattrs alone does not apply security.capability; with SetID and Owners,
+// as root, it is kept like the set-ID bits.
+func TestFileCapabilityRidesAlongOnlyWithSetID(t *testing.T) {
+	if syscall.Geteuid() != 0 {
+		t.Skip("setting security.capability needs root (CAP_SETFCAP)")
+	}
+	// vfs_cap_data, revision 2, effective, permitted CAP_NET_BIND_SERVICE.
+	capability := string([]byte{1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "f", Typeflag: tar.TypeReg, Mode: 0o755, Format: tar.FormatPAX,
+		PAXRecords: map[string]string{"SCHILY.xattr.security.capability": capability}})
+	tw.Close()
+	for _, tc := range []struct {
+		name string
+		opts []extract.Option
+		kept bool
+	}{
+		{"Xattrs alone", []extract.Option{extract.Xattrs()}, false},
+		{"Xattrs and Owners", []extract.Option{extract.Xattrs(), extract.Owners()}, false},
+		{"Xattrs, Owners and SetID", []extract.Option{extract.Xattrs(), extract.Owners(), extract.SetID()}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScene(t, "")
+			if _, err := tarInto(t, s, bytes.NewReader(buf.Bytes()), tc.opts...); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 64)
+			n, err := unix.Lgetxattr(filepath.Join(s.dst, "f"), "security.capability", got)
+			switch {
+			case tc.kept && (err != nil || string(got[:n]) != capability):
+				t.Errorf("security.capability = %x (%v), want it kept", got[:max(n, 0)], err)
+			case !tc.kept && err == nil:
+				t.Errorf("security.capability = %x, applied without SetID and the owner", got[:n])
+			}
+		})
+	}
+}
