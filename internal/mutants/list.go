@@ -372,6 +372,14 @@ var mutants = []mutant{
 		Repl: "if false {",
 		Pkg:  "./extract", Run: "^TestBreakoutCorpus$/^(tar|zip)$/^setuid",
 	},
+	{
+		Name: "S7: extraction applies a file capability without SetID and the owner",
+		File: "extract/extractor.go",
+		Orig: "if _, ok := e.xattrs[fileCapability]; !ok || x.cfg.setID && owned {",
+		Repl: "if _, ok := e.xattrs[fileCapability]; !ok || true {",
+		Pkg:  "./extract", Run: "^TestFileCapabilityRidesAlongOnlyWithSetID$",
+		Root: true,
+	},
 
 	// G1 for the tree operations (issue 13).
 	{
