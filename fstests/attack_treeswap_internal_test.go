@@ -47,9 +47,10 @@ func TestTreeSwapFileRoundsCatchNaiveJobs(t *testing.T) {
 		t.Run(job, func(t *testing.T) {
 			treeJobs = []string{job}
 			if job == "chmod" || job == "copy" {
-				// The naive side stops when caught; the budget is for a
-				// loaded machine, where the swapper runs seldom.
-				naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(Options{Duration: 10 * time.Second}, true))
+				// The naive side stops when caught; its grace (five
+				// budgets) is for a loaded machine, where the swapper
+				// runs seldom.
+				naive := runTreeSwap(t, t.TempDir(), Naive, newBudget(Options{Duration: 2 * time.Second}, true))
 				switch {
 				case naive.Escapes > 0:
 				case testing.Short():

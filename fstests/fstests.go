@@ -51,7 +51,10 @@ type Options struct {
 	Dir string
 
 	// Duration bounds each side (naive, racefree) of each attack. Zero
-	// means 2 s, or 200 ms under -short.
+	// means 2 s, or 200 ms under -short. The naive control stops at its
+	// first escape; one not caught within Duration goes on for up to
+	// five times as long (and five times Ops), so that a slow filesystem
+	// does not leave the attack inconclusive for want of tries.
 	Duration time.Duration
 
 	// Ops, when positive, ends a side once its victim has performed this

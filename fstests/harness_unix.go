@@ -146,6 +146,13 @@ func removeScene(t *testing.T, dir string) {
 // budget is how long one side of an attack may run: until its duration
 // has passed or its operation bound is reached, and, for the naive
 // control, until it has been caught (more escapes prove nothing more).
+//
+// A naive control not yet caught when the budget is spent goes on, up to
+// controlGrace times the budget: on a slow filesystem (FUSE under load
+// manages a few victim operations a second) the budget can end before
+// the first escape, and a control given too few tries proves nothing
+// either way. A caught control stops at its first escape, so the grace
+// costs time only where it is needed.
 type budget struct {
 	d           time.Duration
 	start       time.Time // the first call of more: scene building is not spent from the budget
@@ -155,6 +162,10 @@ type budget struct {
 	untilCaught bool
 }
 
+// controlGrace is how many budgets a naive control may spend before it
+// is called inconclusive.
+const controlGrace = 5
+
 func newBudget(o Options, untilCaught bool) *budget {
 	d := o.Duration
 	if d <= 0 {
@@ -163,7 +174,12 @@ func newBudget(o Options, untilCaught bool) *budget {
 			d = 200 * time.Millisecond
 		}
 	}
-	return &budget{d: d, ops: o.Ops, untilCaught: untilCaught}
+	ops := o.Ops
+	if untilCaught {
+		d *= controlGrace
+		ops *= controlGrace
+	}
+	return &budget{d: d, ops: ops, untilCaught: untilCaught}
 }
 
 // more reports whether a victim that has done ops operations and been

@@ -358,8 +358,8 @@ func printTable(recs []record) error {
 	})
 
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "=== fstests matrix: racefree ops/escapes and naive-control escapes (n:) per attack side; budget per side: full profile on ext4 %s, other cells %s\n",
-		"50,000 ops or 10 s", "2 s")
+	fmt.Fprintf(&sb, "=== fstests matrix: racefree ops/escapes and naive-control escapes (n:) per attack side; budget per side: full profile on ext4 %s, other cells %s; a naive control not yet caught goes on for up to %s\n",
+		"50,000 ops or 10 s", "2 s", "five budgets (Options.Duration)")
 	if testing.Short() || raceEnabled {
 		fmt.Fprintf(&sb, "=== (this run is -short or -race: every cell got a reduced budget, see budget(), and a naive control it did not catch is a skip, not a failure)\n")
 	}
